@@ -1,0 +1,41 @@
+"""First-stage candidates per query: the source's run, or BM25 when it has none."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from crossrank.data.bm25 import BM25Index
+from crossrank.data.sources import RunRow, Source
+
+Candidates = dict[str, list[tuple[str, float]]]
+
+
+def order_key(item: tuple[str, float]) -> tuple[float, str]:
+    """trec_eval's order: score descending, ties by passage id descending (so sort ascending on this)."""
+    pid, score = item
+    return (score, pid)
+
+
+def group_run(rows: Iterable[RunRow], qids: Collection[str] | None = None,
+              depth: int | None = None) -> Candidates:
+    """Group run rows by query (optionally only ``qids``), order them as trec_eval does, cut at ``depth``."""
+    out: Candidates = {}
+    for qid, pid, score in rows:
+        if qids is None or qid in qids:
+            out.setdefault(qid, []).append((pid, score))
+    for qid, items in out.items():
+        items.sort(key=order_key, reverse=True)
+        if depth is not None:
+            del items[depth:]
+    return out
+
+
+def first_stage(source: Source, qids: Collection[str] | None = None, depth: int | None = 100,
+                bm25_k1: float = 0.9, bm25_b: float = 0.4) -> Candidates:
+    """Candidates for ``qids`` (all queries when None): the source's run, else BM25 top-``depth``."""
+    if source.has_run():
+        return group_run(source.iter_run(), qids, depth)
+    queries = source.queries()
+    wanted = {q: queries[q] for q in (qids if qids is not None else queries)}
+    index = BM25Index(source.iter_passages(), k1=bm25_k1, b=bm25_b)
+    return group_run(index.search(wanted, depth or 1000), None, depth)

@@ -1,0 +1,175 @@
+"""The LightningDataModule: a source -> seeded training pairs (Arrow, cached) and validation candidates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import datasets
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from crossrank.data.candidates import first_stage
+from crossrank.data.collate import PairCollator, length_sorted
+from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
+from crossrank.data.sources import LocalSource, Qrels, Source, load_source
+from crossrank.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class _Batches(Sampler[list[int]]):
+    """A fixed list of index batches (validation: length-sorted)."""
+
+    def __init__(self, batches: list[list[int]]) -> None:
+        self.batches = batches
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class PairDataModule(L.LightningDataModule):
+    """Training pairs and validation candidates from one source.
+
+    Args:
+        kind / path / dataset_id / run_path / name: the source (:func:`crossrank.data.sources.load_source`).
+        pairs: :class:`PairSpec` fields (query sampling, positives, negatives, validation split, seed).
+        tokenizer: the scorer's tokenizer (the only thing this module knows of the model).
+        batch_size / eval_batch_size: pairs per training / validation batch.
+        max_length: tokens per (query, passage) pair; the passage is cut first.
+        val_depth: first-stage candidates per validation query.
+        cache_dir: where built pair sets are saved as Arrow (keyed by source, spec and file stamps).
+    """
+
+    def __init__(self, pairs: dict[str, Any], kind: str = "local", path: str | None = None,
+                 dataset_id: str | None = None, run_path: str | None = None, name: str = "", tokenizer: Any = None,
+                 batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
+                 val_depth: int = 100, num_workers: int = 0, cache_dir: str | None = None,
+                 bm25_k1: float = 0.9, bm25_b: float = 0.4) -> None:
+        super().__init__()
+        self.source_cfg = {"kind": kind, "path": path, "dataset_id": dataset_id, "run_path": run_path,
+                           "name": name}
+        self.spec = PairSpec(**pairs)
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.max_length = max_length
+        self.val_depth = val_depth
+        self.num_workers = num_workers
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.bm25 = dict(bm25_k1=bm25_k1, bm25_b=bm25_b)
+        self.train_dataset: datasets.Dataset | None = None
+        self.val_dataset: datasets.Dataset | None = None
+        self.val_qrels: Qrels = {}
+
+    # -- building ---------------------------------------------------------------------------
+    def source(self) -> Source:
+        return load_source(**self.source_cfg)
+
+    def cache_key(self, source: Source) -> str:
+        """A hash of everything that determines the pairs (local files by size and mtime)."""
+        stamp: dict[str, Any] = {"source": self.source_cfg, "spec": asdict(self.spec), "val_depth": self.val_depth,
+                                 "bm25": self.bm25, "version": 1}
+        if isinstance(source, LocalSource):
+            stamp["files"] = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+                              for p in sorted(source.root.glob("*.tsv"))}
+        return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def build(self) -> None:
+        """Read the source and build (or load from cache) the training and validation sets."""
+        if self.train_dataset is not None:
+            return
+        source = self.source()
+        cached = self.cache_dir / self.cache_key(source) if self.cache_dir else None
+        if cached is not None and (cached / "done").exists():
+            log.info("loading cached pairs from %s", cached)
+            self.train_dataset = datasets.load_from_disk(str(cached / "train"))
+            self.val_dataset = datasets.load_from_disk(str(cached / "val"))
+            self.val_qrels = json.loads((cached / "val_qrels.json").read_text())
+            return
+        self.train_dataset, self.val_dataset, self.val_qrels = self._build(source)
+        if cached is not None:
+            cached.mkdir(parents=True, exist_ok=True)
+            self.train_dataset.save_to_disk(str(cached / "train"))
+            self.val_dataset.save_to_disk(str(cached / "val"))
+            (cached / "val_qrels.json").write_text(json.dumps(self.val_qrels))
+            (cached / "done").touch()
+
+    def _build(self, source: Source) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
+        queries = source.queries()
+        qrels = source.qrels()
+        has_text = set(source.collection()) if isinstance(source, LocalSource) else None
+        train_qids, val_qids = split_queries(qrels, self.spec, has_text)
+        if not train_qids:
+            raise DataError(f"{source.name}: no query has a judged positive (relevance >= "
+                            f"{self.spec.min_relevance}) with passage text")
+        depth = max(self.spec.candidate_depth or 0, self.val_depth) or None
+        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, **self.bm25)
+        rows = list(iter_pairs(train_qids, qrels, candidates, self.spec, has_text))
+        val_rows = [(q, p) for q in val_qids for p, _ in candidates.get(q, [])[: self.val_depth]]
+        texts = source.passages({p for _, p, _ in rows} | {p for _, p in val_rows})
+        train = datasets.Dataset.from_dict({
+            "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
+            "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
+            "label": [label for _, _, label in rows],
+        })
+        val_rows = [(q, p) for q, p in val_rows if p in texts]
+        val = datasets.Dataset.from_dict({
+            "qid": [q for q, _ in val_rows], "pid": [p for _, p in val_rows],
+            "query": [queries[q] for q, _ in val_rows], "passage": [texts[p] for _, p in val_rows],
+        })
+        val_qrels = {q: qrels[q] for q in val_qids}
+        log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
+                 source.name, len(train), len(train_qids), len(val), len(val_qids))
+        return train, val, val_qrels
+
+    def setup(self, stage: str | None = None) -> None:
+        self.build()
+
+    # -- loaders ----------------------------------------------------------------------------
+    def collator(self) -> PairCollator:
+        if self.tokenizer is None:
+            raise RuntimeError("PairDataModule needs the scorer's tokenizer before building batches")
+        return PairCollator(self.tokenizer, self.max_length)
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_dataset is not None
+        generator = torch.Generator().manual_seed(self.spec.seed)
+        return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
+                          collate_fn=self.collator(), num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_dataset is None or len(self.val_dataset) == 0:
+            return []
+        lengths = [len(q) + len(p) for q, p in zip(self.val_dataset["query"], self.val_dataset["passage"])]
+        return DataLoader(self.val_dataset, batch_sampler=_Batches(length_sorted(lengths, self.eval_batch_size)),
+                          collate_fn=self.collator(), num_workers=self.num_workers)
+
+    def describe(self) -> dict[str, Any]:
+        """Size, columns and label statistics of the training set (for the model card)."""
+        assert self.train_dataset is not None
+        labels = self.train_dataset["label"]
+        head = self.train_dataset.select(range(min(1000, len(self.train_dataset))))
+        return {
+            "size": len(self.train_dataset),
+            "columns": ["query", "passage", "label"],
+            "label_min": min(labels), "label_mean": sum(labels) / len(labels), "label_max": max(labels),
+            "positives": int(sum(labels)),
+            "query_chars": _stats(len(q) for q in head["query"]),
+            "passage_chars": _stats(len(p) for p in head["passage"]),
+            "val_queries": len(self.val_qrels),
+            "val_pairs": len(self.val_dataset) if self.val_dataset is not None else 0,
+        }
+
+
+def _stats(values) -> dict[str, float]:
+    v = list(values)
+    return {"min": min(v), "mean": round(sum(v) / len(v), 2), "max": max(v)} if v else {}

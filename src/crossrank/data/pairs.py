@@ -1,0 +1,75 @@
+"""Training examples: (query, passage, label) pairs with judged positives and sampled negatives.
+
+Everything is seeded: the same source, config and seed give the same pairs in the same order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from crossrank.data.candidates import Candidates
+from crossrank.data.sources import Qrels
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """How pairs are drawn from a source (all config keys under ``data.pairs``)."""
+
+    num_queries: int | None = None  # training queries to sample; None = every query with a positive
+    positives_per_query: int | None = 1  # None = every judged positive
+    negatives_per_query: int | None = 30  # None = every candidate that is not a positive
+    min_relevance: int = 1  # qrels relevance >= this is a positive
+    candidate_depth: int | None = 1000  # negatives come from the first stage's top-k
+    val_queries: int = 0  # queries held out of training for validation
+    seed: int = 42
+
+
+def positives(qrels: Qrels, qid: str, min_relevance: int) -> list[str]:
+    """Judged positives of ``qid``, sorted by id for determinism."""
+    return sorted(pid for pid, rel in qrels.get(qid, {}).items() if rel >= min_relevance)
+
+
+def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """Seeded split into (training qids, validation qids) among queries that have a positive."""
+    eligible = sorted(
+        q for q in qrels
+        if any(has_text is None or p in has_text for p in positives(qrels, q, spec.min_relevance))
+    )
+    rng = random.Random(spec.seed)
+    rng.shuffle(eligible)
+    val = sorted(eligible[: spec.val_queries])
+    train = eligible[spec.val_queries:]
+    if spec.num_queries is not None:
+        train = train[: spec.num_queries]
+    return train, val
+
+
+def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Candidates, spec: PairSpec,
+               has_text: set[str] | None = None) -> Iterator[tuple[str, str, float]]:
+    """Yield (qid, pid, label): per query its positives, then its sampled negatives.
+
+    A negative is a first-stage candidate judged below ``min_relevance`` or not judged at all.
+    Passages without text (not in ``has_text``, when given) are skipped. Queries are visited in
+    ``train_qids`` order.
+    """
+    def ok(p: str) -> bool:
+        return has_text is None or p in has_text
+
+    rng = random.Random(spec.seed)
+    for qid in train_qids:
+        judged = qrels.get(qid, {})
+        pos = [p for p in positives(qrels, qid, spec.min_relevance) if ok(p)]
+        if not pos:
+            continue
+        if spec.positives_per_query is not None and len(pos) > spec.positives_per_query:
+            pos = sorted(rng.sample(pos, spec.positives_per_query))
+        pool = [p for p, _ in candidates.get(qid, [])
+                if judged.get(p, 0) < spec.min_relevance and ok(p)]
+        if spec.negatives_per_query is not None and len(pool) > spec.negatives_per_query:
+            pool = rng.sample(pool, spec.negatives_per_query)
+        for p in pos:
+            yield qid, p, 1.0
+        for p in pool:
+            yield qid, p, 0.0

@@ -1,0 +1,272 @@
+"""Readers: a local TSV directory or an ir_datasets id -> queries, passages, qrels, first-stage run.
+
+Both kinds of source answer the same questions, so pair building and evaluation never care
+where the data came from. Local files are validated line by line; every problem is reported
+as ``file:line: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from crossrank.errors import DataError
+
+log = logging.getLogger(__name__)
+
+Qrels = dict[str, dict[str, int]]
+RunRow = tuple[str, str, float]  # (qid, pid, score)
+
+
+class Source(Protocol):
+    """What pair building and evaluation need from a data source."""
+
+    name: str
+
+    def queries(self) -> dict[str, str]: ...
+
+    def qrels(self) -> Qrels: ...
+
+    def has_run(self) -> bool: ...
+
+    def iter_run(self) -> Iterator[RunRow]: ...
+
+    def passages(self, pids: Iterable[str]) -> dict[str, str]: ...
+
+    def iter_passages(self) -> Iterator[tuple[str, str]]: ...
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line without newline), failing clearly on non-UTF-8 or empty files."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    n = 0
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:{n}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield n, line
+    if n == 0:
+        raise DataError(f"{path}: file is empty")
+
+
+def read_id_text_tsv(path: Path) -> dict[str, str]:
+    """Read ``id<TAB>text`` lines (queries.tsv, collection.tsv)."""
+    out: dict[str, str] = {}
+    for n, line in _read_lines(path):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise DataError(f"{path}:{n}: expected 2 tab-separated columns (id, text), found {len(parts)}")
+        key, text = parts[0].strip(), parts[1].strip()
+        if not key:
+            raise DataError(f"{path}:{n}: empty id")
+        if key in out:
+            raise DataError(f"{path}:{n}: duplicate id {key!r}")
+        out[key] = text
+    if not out:
+        raise DataError(f"{path}: no rows")
+    return out
+
+
+def read_qrels(path: Path, known_qids: Mapping[str, str] | None = None) -> Qrels:
+    """Read TREC qrels (``qid 0 pid relevance``, tab or space separated)."""
+    qrels: Qrels = {}
+    for n, line in _read_lines(path):
+        parts = line.split()
+        if len(parts) != 4:
+            raise DataError(f"{path}:{n}: expected 4 columns (qid, 0, pid, relevance), found {len(parts)}")
+        qid, _, pid, rel = parts
+        try:
+            relevance = int(rel)
+        except ValueError:
+            raise DataError(f"{path}:{n}: relevance {rel!r} is not an integer") from None
+        if known_qids is not None and qid not in known_qids:
+            raise DataError(f"{path}:{n}: qid {qid!r} is not in queries.tsv")
+        qrels.setdefault(qid, {})[pid] = relevance
+    if not qrels:
+        raise DataError(f"{path}: no rows")
+    return qrels
+
+
+def read_trec_run(
+    path: Path,
+    known_qids: Mapping[str, str] | None = None,
+    known_pids: Mapping[str, str] | None = None,
+) -> Iterator[RunRow]:
+    """Stream a TREC run (``qid Q0 pid rank score tag``), checking ids against queries and passages."""
+    rows = 0
+    for n, line in _read_lines(path):
+        parts = line.split()
+        if len(parts) != 6:
+            raise DataError(f"{path}:{n}: expected 6 columns (qid Q0 pid rank score tag), found {len(parts)}")
+        qid, _, pid, _, score, _ = parts
+        try:
+            value = float(score)
+        except ValueError:
+            raise DataError(f"{path}:{n}: score {score!r} is not a number") from None
+        if known_qids is not None and qid not in known_qids:
+            raise DataError(f"{path}:{n}: qid {qid!r} is not in the queries")
+        if known_pids is not None and pid not in known_pids:
+            raise DataError(f"{path}:{n}: pid {pid!r} is not in the collection")
+        rows += 1
+        yield qid, pid, value
+    if rows == 0:
+        raise DataError(f"{path}: the run is empty")
+
+
+@dataclass
+class LocalSource:
+    """A directory in the ``../shared/irdata`` format.
+
+    ``queries.tsv`` and ``collection.tsv`` (``id<TAB>text``), ``qrels.tsv`` (TREC qrels) and an
+    optional ``run.tsv`` (TREC run). Qrels may judge passages that ``collection.tsv`` lacks (TREC DL
+    ships a subset of the collection): those pairs still count in metrics and are skipped for training.
+    A qrels qid that is not a query, or a run id with no text, is an error.
+    """
+
+    path: str
+    run_file: str | None = "run.tsv"
+    name: str = ""
+    _queries: dict[str, str] | None = field(default=None, repr=False)
+    _collection: dict[str, str] | None = field(default=None, repr=False)
+    _qrels: Qrels | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        root = Path(self.path).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root}: data directory not found")
+        self.root = root
+        self.name = self.name or root.name
+
+    def queries(self) -> dict[str, str]:
+        if self._queries is None:
+            self._queries = read_id_text_tsv(self.root / "queries.tsv")
+        return self._queries
+
+    def collection(self) -> dict[str, str]:
+        if self._collection is None:
+            self._collection = read_id_text_tsv(self.root / "collection.tsv")
+        return self._collection
+
+    def qrels(self) -> Qrels:
+        if self._qrels is None:
+            self._qrels = read_qrels(self.root / "qrels.tsv", self.queries())
+            collection = self.collection()
+            missing = sum(pid not in collection for j in self._qrels.values() for pid in j)
+            if missing:
+                log.info("%s: %d judged pairs have no passage text (kept for metrics)", self.name, missing)
+        return self._qrels
+
+    def run_path(self) -> Path | None:
+        if self.run_file is None:
+            return None
+        p = Path(self.run_file)
+        p = p if p.is_absolute() else self.root / p
+        return p if p.exists() else None
+
+    def has_run(self) -> bool:
+        return self.run_path() is not None
+
+    def iter_run(self) -> Iterator[RunRow]:
+        path = self.run_path()
+        if path is None:
+            raise DataError(f"{self.root}: no {self.run_file}")
+        return read_trec_run(path, self.queries(), self.collection())
+
+    def passages(self, pids: Iterable[str]) -> dict[str, str]:
+        collection = self.collection()
+        return {pid: collection[pid] for pid in pids if pid in collection}
+
+    def iter_passages(self) -> Iterator[tuple[str, str]]:
+        return iter(self.collection().items())
+
+
+@dataclass
+class IRDatasetsSource:
+    """An ir_datasets dataset (e.g. ``msmarco-passage/train/judged``, ``beir/scifact/test``).
+
+    Passages come from the dataset's docs store (random access, never loaded whole); the first
+    stage is the dataset's ``scoreddocs`` unless ``run_path`` names a TREC run file. Documents with
+    a title (BEIR) are read as ``title + " " + text``.
+    """
+
+    dataset_id: str
+    run_path: str | None = None
+    name: str = ""
+    _queries: dict[str, str] | None = field(default=None, repr=False)
+    _qrels: Qrels | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        import ir_datasets
+
+        try:
+            self.dataset = ir_datasets.load(self.dataset_id)
+        except KeyError:
+            raise DataError(f"ir_datasets: unknown dataset id {self.dataset_id!r}") from None
+        self.name = self.name or self.dataset_id.replace("/", "_")
+
+    def queries(self) -> dict[str, str]:
+        if self._queries is None:
+            self._queries = {q.query_id: _query_text(q) for q in self.dataset.queries_iter()}
+        return self._queries
+
+    def qrels(self) -> Qrels:
+        if self._qrels is None:
+            qrels: Qrels = {}
+            for r in self.dataset.qrels_iter():
+                qrels.setdefault(r.query_id, {})[r.doc_id] = int(r.relevance)
+            self._qrels = qrels
+        return self._qrels
+
+    def has_run(self) -> bool:
+        return self.run_path is not None or self.dataset.has_scoreddocs()
+
+    def iter_run(self) -> Iterator[RunRow]:
+        if self.run_path is not None:
+            return read_trec_run(Path(self.run_path), self.queries())
+        if not self.dataset.has_scoreddocs():
+            raise DataError(f"ir_datasets: {self.dataset_id} has no scoreddocs; give a run file")
+        return ((s.query_id, s.doc_id, float(s.score)) for s in self.dataset.scoreddocs_iter())
+
+    def passages(self, pids: Iterable[str]) -> dict[str, str]:
+        store = self.dataset.docs_store()
+        docs = store.get_many(list(pids))
+        return {pid: _doc_text(doc) for pid, doc in docs.items()}
+
+    def iter_passages(self) -> Iterator[tuple[str, str]]:
+        return ((d.doc_id, _doc_text(d)) for d in self.dataset.docs_iter())
+
+
+def _query_text(query: object) -> str:
+    return getattr(query, "text", None) or getattr(query, "default_text", lambda: "")()
+
+
+def _doc_text(doc: object) -> str:
+    title = getattr(doc, "title", "") or ""
+    text = getattr(doc, "text", None)
+    if text is None:
+        text = doc.default_text()  # type: ignore[attr-defined]
+    return f"{title} {text}".strip() if title else text
+
+
+def load_source(kind: str, path: str | None = None, dataset_id: str | None = None,
+                run_path: str | None = None, name: str = "") -> Source:
+    """Build a source from config values: ``kind`` is ``local`` (needs ``path``) or ``ir_datasets``."""
+    from crossrank.errors import ConfigError
+
+    if kind == "local":
+        if not path:
+            raise ConfigError("data.path / eval.path: a local source needs a directory path")
+        return LocalSource(path, run_file=run_path or "run.tsv", name=name)
+    if kind == "ir_datasets":
+        if not dataset_id:
+            raise ConfigError("dataset_id: an ir_datasets source needs a dataset id")
+        return IRDatasetsSource(dataset_id, run_path=run_path, name=name)
+    raise ConfigError(f"source kind {kind!r}: expected 'local' or 'ir_datasets'")

@@ -1,0 +1,86 @@
+"""ranx evaluation with trec_eval's conventions.
+
+- nDCG uses the graded judgments as gains (trec_eval ``ndcg_cut``); MRR, MAP and recall count
+  relevance >= ``relevance_level`` as relevant (ranx ``-l2`` = ``trec_eval -l 2``).
+- Unjudged candidates are non-relevant. Queries with judgments but no candidates score 0 (they are
+  averaged in); run queries without judgments are left out, as trec_eval does.
+- Ties: passages with equal scores are ordered by passage id, descending, which is trec_eval's rule.
+  Runs are re-scored by that order before ranx sees them, so results are deterministic and equal
+  to trec_eval's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ranx import Qrels as RanxQrels
+from ranx import Run as RanxRun
+from ranx import evaluate
+
+from crossrank.errors import ConfigError
+
+RunDict = dict[str, dict[str, float]]
+
+#: The metrics of a paper table, before relevance-level suffixes.
+BASE_METRICS = ("mrr@10", "ndcg@10", "recall@100", "recall@1000", "map")
+_BINARY = ("mrr", "map", "recall", "precision", "hit_rate", "hits", "r-precision", "f1", "bpref")
+_KNOWN = _BINARY + ("ndcg", "ndcg_burges", "dcg", "dcg_burges")
+
+
+def metric_names(depth: int | None, relevance_level: int = 1, base: Iterable[str] = BASE_METRICS) -> list[str]:
+    """ranx names for ``base``: recall@k dropped where ``depth < k``; ``-lN`` added to binary metrics."""
+    names = []
+    for m in base:
+        kind, _, k = m.partition("@")
+        if kind not in _KNOWN:
+            raise ConfigError(f"eval.metrics: unknown metric {m!r} (known: {', '.join(_KNOWN)})")
+        if kind == "recall" and k and depth is not None and depth < int(k):
+            continue
+        names.append(f"{m}-l{relevance_level}" if kind in _BINARY and relevance_level > 1 else m)
+    return names
+
+
+def canonical_run(run: Mapping[str, Mapping[str, float]]) -> RunDict:
+    """The same ranking with ties broken by pid descending, re-scored as n, n-1, ... 1 per query."""
+    out: RunDict = {}
+    for qid, docs in run.items():
+        ordered = sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+        n = len(ordered)
+        out[qid] = {pid: float(n - i) for i, (pid, _) in enumerate(ordered)}
+    return out
+
+
+def to_ranx(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
+            name: str = "run") -> tuple[RanxQrels, RanxRun]:
+    """ranx objects restricted to judged queries, with empty results for judged queries not in the run."""
+    qrels_dict = {q: dict(j) for q, j in qrels.items() if j}
+    run_dict = canonical_run({q: d for q, d in run.items() if q in qrels_dict and d})
+    ranx_run = RanxRun(run_dict, name=name)
+    ranx_qrels = RanxQrels(qrels_dict)
+    return ranx_qrels, ranx_run.make_comparable(ranx_qrels)
+
+
+def evaluate_run(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
+                 metrics: list[str], name: str = "run") -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(mean metrics, per-query metrics {metric: {qid: value}})."""
+    ranx_qrels, ranx_run = to_ranx(qrels, run, name)
+    means = evaluate(ranx_qrels, ranx_run, metrics, make_comparable=False)
+    means = {metrics[0]: means} if len(metrics) == 1 else means
+    per_query = {m: {q: float(v) for q, v in ranx_run.scores[m].items()} for m in metrics}
+    return {m: float(v) for m, v in means.items()}, per_query
+
+
+def rows_to_run(rows: Iterable[tuple[str, str, float]]) -> RunDict:
+    """(qid, pid, score) rows -> {qid: {pid: score}}."""
+    run: RunDict = {}
+    for qid, pid, score in rows:
+        run.setdefault(qid, {})[pid] = float(score)
+    return run
+
+
+def validation_metrics(qrels: Mapping[str, Mapping[str, int]], rows: Iterable[tuple[str, str, float]],
+                       relevance_level: int = 1) -> dict[str, float]:
+    """nDCG@10 and MRR@10 of scored validation candidates (keys ``ndcg@10``, ``mrr@10``)."""
+    names = metric_names(None, relevance_level, ("ndcg@10", "mrr@10"))
+    means, _ = evaluate_run(qrels, rows_to_run(rows), names, "val")
+    return {"ndcg@10": means[names[0]], "mrr@10": means[names[1]]}

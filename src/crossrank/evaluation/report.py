@@ -1,0 +1,68 @@
+"""Comparison reports: ranx ``compare`` with a paired significance test, as a table and as markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ranx import compare
+
+from crossrank.evaluation.metrics import to_ranx
+
+
+def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapping[str, Mapping[str, float]]],
+                 metrics: list[str], stat_test: str = "student", max_p: float = 0.05) -> dict:
+    """ranx ``compare`` of named runs: ``{"metrics", "model_names", name: {"scores", "comparisons"}}``
+    with p-values of the paired test between every two runs."""
+    ranx_runs = []
+    ranx_qrels = None
+    for name, run in runs.items():
+        ranx_qrels, r = to_ranx(qrels, run, name)
+        ranx_runs.append(r)
+    report = compare(ranx_qrels, ranx_runs, metrics, stat_test=stat_test, max_p=max_p, rounding_digits=4)
+    out = report.to_dict()
+    out["max_p"] = max_p
+    return out
+
+
+def to_markdown(report: dict, title: str = "") -> str:
+    """A markdown table: one row per run; a marker ``ᵃ`` etc. names the runs it beats with p < max_p."""
+    names: list[str] = report["model_names"]
+    metrics: list[str] = report["metrics"]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| # | run | " + " | ".join(metrics) + " |")
+    lines.append("|---|---|" + "---:|" * len(metrics))
+    for i, name in enumerate(names):
+        cells = []
+        for m in metrics:
+            score = report[name]["scores"][m]
+            beats = [letters[j] for j, other in enumerate(names) if other != name
+                     and report[name]["comparisons"][other][m] < report["max_p"]
+                     and score > report[other]["scores"][m]]
+            cells.append(f"{score:.4f}" + (f" <sup>{''.join(beats)}</sup>" if beats else ""))
+        lines.append(f"| {letters[i]} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", f"Superscripts: significantly better than that run (paired {report['stat_test']} test, "
+              f"p < {report['max_p']})."]
+    return "\n".join(lines) + "\n"
+
+
+def to_text(report: dict) -> str:
+    """A plain table for the terminal."""
+    metrics: list[str] = report["metrics"]
+    width = max(len(n) for n in report["model_names"]) + 2
+    head = "run".ljust(width) + "".join(m.rjust(14) for m in metrics)
+    rows = [head, "-" * len(head)]
+    for name in report["model_names"]:
+        rows.append(name.ljust(width) + "".join(f"{report[name]['scores'][m]:14.4f}" for m in metrics))
+    return "\n".join(rows)
+
+
+def write_per_query(path: Path, per_query: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
+    """TSV ``run metric qid value`` for every run, metric and query."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write("run\tmetric\tqid\tvalue\n")
+        for run, metrics in per_query.items():
+            for metric, values in metrics.items():
+                for qid in sorted(values):
+                    f.write(f"{run}\t{metric}\t{qid}\t{values[qid]:.6f}\n")

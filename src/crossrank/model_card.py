@@ -1,0 +1,117 @@
+"""The exported model's README.md, laid out like the cards sentence-transformers writes."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+
+def framework_versions() -> dict[str, str]:
+    """Versions of the libraries that trained the model."""
+    import importlib.metadata as md
+
+    out = {"Python": platform.python_version()}
+    for pkg in ("crossrank", "torch", "lightning", "transformers", "tokenizers", "datasets", "ranx"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def _stats_cell(stats: Mapping[str, float], unit: str) -> str:
+    return (f"<ul><li>min: {stats['min']} {unit}</li><li>mean: {stats['mean']} {unit}</li>"
+            f"<li>max: {stats['max']} {unit}</li></ul>") if stats else ""
+
+
+def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, loss_params: Mapping[str, Any],
+           hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
+           evaluation: Mapping[str, Any] | None = None, max_length: int = 512) -> str:
+    """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results."""
+    non_default = {k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v}
+    lines = [
+        "---",
+        "tags:\n- cross-encoder\n- reranker\n- crossrank",
+        f"base_model: {base_model}",
+        "pipeline_tag: text-ranking",
+        "library_name: sentence-transformers",
+        "---",
+        "",
+        f"# Cross-encoder reranker fine-tuned from {base_model}",
+        "",
+        "Trained with [crossrank](https://github.com/) (PyTorch Lightning + Hydra). The folder is a plain "
+        "Hugging Face sequence classifier with one output logit; it loads in `transformers` and in "
+        "sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation).",
+        "",
+        "## Model Details",
+        f"- **Base model:** {base_model}",
+        f"- **Maximum Sequence Length:** {max_length} tokens",
+        "- **Number of Output Labels:** 1 label",
+        "",
+        "## Usage",
+        "```python",
+        "from crossrank import Reranker",
+        "",
+        'model = Reranker("path/to/this/folder")',
+        'scores = model.predict([("how many people live in berlin", "Berlin has 3.7 million inhabitants.")])',
+        'ranks = model.rank("how many people live in berlin", ["Berlin has 3.7 million inhabitants.", "Paris."])',
+        "",
+        "# or: from sentence_transformers import CrossEncoder; CrossEncoder('path/to/this/folder')",
+        "```",
+        "",
+        "## Training Details",
+        "",
+        "### Training Dataset",
+    ]
+    if dataset:
+        lines += [
+            f"* Size: {dataset['size']:,} training samples ({dataset.get('positives', 0):,} positive)",
+            "* Columns: " + ", ".join(f"<code>{c}</code>" for c in dataset["columns"]),
+            "* Approximate statistics based on the first 1000 samples:",
+            "  |         | query | passage | label |",
+            "  |:--------|:------|:--------|:------|",
+            "  | type    | string | string | float |",
+            f"  | details | {_stats_cell(dataset['query_chars'], 'characters')} | "
+            f"{_stats_cell(dataset['passage_chars'], 'characters')} | "
+            f"<ul><li>min: {dataset['label_min']}</li><li>mean: {dataset['label_mean']:.4f}</li>"
+            f"<li>max: {dataset['label_max']}</li></ul> |",
+        ]
+        if dataset.get("val_queries"):
+            lines.append(f"* Validation: {dataset['val_queries']} held-out queries, {dataset['val_pairs']:,} pairs")
+    lines += [
+        f"* Loss: <code>{loss_name}</code> with these parameters:",
+        "  ```json",
+        "  " + json.dumps(dict(loss_params), indent=2).replace("\n", "\n  "),
+        "  ```",
+        "",
+        "### Training Hyperparameters",
+        "#### Non-Default Hyperparameters",
+        "",
+        *[f"- `{k}`: {v}" for k, v in non_default.items()],
+        "",
+        "#### All Hyperparameters",
+        "<details><summary>Click to expand</summary>",
+        "",
+        *[f"- `{k}`: {v}" for k, v in hyperparameters.items()],
+        "",
+        "</details>",
+        "",
+        "### Training Logs",
+        "| Epoch | Step | Training Loss |",
+        "|:-----:|:----:|:-------------:|",
+        *[f"| {r['epoch']:.4f} | {r['step']} | {r['loss']} |" for r in loss_history],
+        "",
+    ]
+    if evaluation:
+        lines += ["## Evaluation", ""]
+        for name, result in evaluation.items():
+            metrics = list(result["reranked"])
+            lines += [f"### {name} ({result['n_queries']} queries, {result['n_pairs']:,} pairs)", "",
+                      "| run | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+            for run in ("first_stage", "reranked"):
+                lines.append(f"| {run} | " + " | ".join(f"{result[run][m]:.4f}" for m in metrics) + " |")
+            lines.append("")
+    lines += ["### Framework Versions", *[f"- {k}: {v}" for k, v in framework_versions().items()], ""]
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The LightningModule: batches in, loss out; optimizer and schedule from config; logging; validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from crossrank.evaluation.metrics import validation_metrics
+from crossrank.scorer import CrossEncoderScorer
+
+
+class CrossEncoderModule(L.LightningModule):
+    """Trains a :class:`CrossEncoderScorer` with a pointwise loss.
+
+    Args:
+        scorer: the cross-encoder.
+        loss: ``(logits, labels) -> scalar`` (e.g. :class:`crossrank.losses.BCELoss`).
+        optimizer: ``params -> Optimizer`` (a Hydra ``_partial_``).
+        scheduler: ``(optimizer, num_training_steps) -> LRScheduler`` (a ``_partial_``) or None; stepped
+            every optimizer step.
+        val_relevance_level: binary validation metrics count relevance >= this as relevant.
+    """
+
+    def __init__(self, scorer: CrossEncoderScorer, loss: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
+                 scheduler: Callable[..., Any] | None = None, val_relevance_level: int = 1) -> None:
+        super().__init__()
+        self.scorer = scorer
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.val_relevance_level = val_relevance_level
+        self.loss_history: list[dict[str, float]] = []  # (epoch, step, mean loss) per logging interval
+        self._loss_sum, self._loss_count = 0.0, 0
+        self._val_rows: list[tuple[str, str, float]] = []
+        self.val_qrels: dict[str, dict[str, int]] = {}
+
+    def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.scorer(encoding)
+
+    # -- training -----------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # from_pretrained leaves HF models in eval mode and Lightning keeps modes as it finds them:
+        # switch dropout on for training.
+        self.scorer.train()
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        logits = self.scorer(batch["encoding"])
+        loss = self.loss(logits, batch["labels"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        self._loss_sum += float(loss.detach())
+        self._loss_count += 1
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = self.global_step
+        if step and step % max(1, self.trainer.log_every_n_steps) == 0 and self._loss_count:
+            total = max(1, self.trainer.num_training_batches)
+            self.loss_history.append({"epoch": round(self.current_epoch + (batch_idx + 1) / total, 4),
+                                      "step": step, "loss": round(self._loss_sum / self._loss_count, 4)})
+            self._loss_sum, self._loss_count = 0.0, 0
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer, num_training_steps=int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["crossrank_loss_history"] = self.loss_history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.loss_history = list(checkpoint.get("crossrank_loss_history", []))
+
+    # -- validation: rerank held-out queries --------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_rows = []
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self.val_qrels = getattr(datamodule, "val_qrels", {}) or {}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        scores = self.scorer(batch["encoding"]).float().cpu().tolist()
+        self._val_rows.extend(zip(batch["qid"], batch["pid"], scores))
+
+    def on_validation_epoch_end(self) -> None:
+        rows = self._val_rows
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(gathered, rows)
+            rows = [r for part in gathered for r in part]
+        if not rows or not self.val_qrels:
+            return
+        for name, value in validation_metrics(self.val_qrels, rows, self.val_relevance_level).items():
+            self.log(f"val/{name}", value, prog_bar=name == "ndcg@10", sync_dist=False)
+        self._val_rows = []

@@ -1,0 +1,47 @@
+"""The public inference API, with the semantics of sentence-transformers' ``CrossEncoder``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from crossrank.scorer import CrossEncoderScorer
+
+
+class Reranker:
+    """A trained cross-encoder for scoring and ranking.
+
+    Args:
+        name_or_path: an exported crossrank folder, any 1-logit HF cross-encoder folder, or a hub id.
+        max_length: tokens per pair (default: the tokenizer's, capped at 512).
+        device: ``cpu``, ``cuda``... (default: cuda when available).
+    """
+
+    def __init__(self, name_or_path: str, max_length: int | None = None, device: str | None = None) -> None:
+        self.scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=512, num_labels=None)
+        if max_length is None:
+            max_length = min(512, int(getattr(self.scorer.tokenizer, "model_max_length", 512) or 512))
+        self.scorer.max_length = max_length
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.scorer.to(self.device).eval()
+
+    def predict(self, pairs: Sequence[Sequence[str]] | Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Raw relevance logits for (query, passage) pairs, in input order (one pair -> a 0-d array)."""
+        single = len(pairs) == 2 and all(isinstance(x, str) for x in pairs)
+        items = [pairs] if single else list(pairs)
+        scores = self.scorer.score([p[0] for p in items], [p[1] for p in items], batch_size)
+        return scores[0] if single else scores
+
+    def rank(self, query: str, documents: Sequence[str], top_k: int | None = None,
+             return_documents: bool = False, batch_size: int = 32) -> list[dict[str, Any]]:
+        """``[{"corpus_id", "score"(, "text")}]`` sorted by score, best first; ``top_k`` keeps the best k."""
+        scores = self.predict([(query, d) for d in documents], batch_size=batch_size) if documents else []
+        results = [{"corpus_id": i, "score": float(s)} for i, s in enumerate(scores)]
+        if return_documents:
+            for r in results:
+                r["text"] = documents[r["corpus_id"]]
+        results.sort(key=lambda r: r["score"], reverse=True)
+        return results[:top_k] if top_k is not None else results

@@ -1,0 +1,71 @@
+"""Shared fixtures: an isolated cache, offline W&B, tiny irdata-format folders, the tiny model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IRDATA = ROOT.parent / "shared" / "irdata"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_env(tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache = tmp_path_factory.mktemp("crossrank-cache")
+    os.environ["CROSSRANK_CACHE"] = str(cache)
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_DIR"] = str(cache)
+    os.environ["WANDB_SILENT"] = "true"
+    os.environ.pop("WANDB_API_KEY", None)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["IR_DATASETS_HOME"] = str(cache / "ir_datasets")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from crossrank.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-bert")
+
+
+def write_irdata(root: Path, with_run: bool = True) -> Path:
+    """A small irdata-format folder: 6 queries, 24 passages, graded qrels and (optionally) a run."""
+    root.mkdir(parents=True, exist_ok=True)
+    topics = ["solar panels", "coffee beans", "river otters", "jazz piano", "tax returns", "mountain bikes"]
+    queries = {f"q{i}": f"how do {t} work" for i, t in enumerate(topics)}
+    passages, qrels, run = {}, [], []
+    for i, t in enumerate(topics):
+        for j in range(4):
+            pid = f"p{i}_{j}"
+            passages[pid] = (f"{t} explained in detail: {t} work because of physics." if j == 0
+                             else f"an unrelated note {j} about {topics[(i + j) % len(topics)]} prices")
+            if j < 2:
+                qrels.append((f"q{i}", pid, 2 if j == 0 else 0))
+        ranked = [f"p{i}_{j}" for j in (1, 0, 2, 3)] + [f"p{(i + 1) % 6}_0"]
+        run += [(f"q{i}", pid, r + 1, 10.0 - r) for r, pid in enumerate(ranked)]
+    (root / "queries.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in queries.items()))
+    (root / "collection.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in passages.items()))
+    (root / "qrels.tsv").write_text("".join(f"{q}\t0\t{p}\t{r}\n" for q, p, r in qrels))
+    if with_run:
+        (root / "run.tsv").write_text("".join(f"{q}\tQ0\t{p}\t{r}\t{s}\tbm25\n" for q, p, r, s in run))
+    return root
+
+
+@pytest.fixture
+def irdata_dir(tmp_path: Path) -> Path:
+    return write_irdata(tmp_path / "irdata", with_run=True)
+
+
+@pytest.fixture
+def irdata_norun(tmp_path: Path) -> Path:
+    return write_irdata(tmp_path / "irdata-norun", with_run=False)
+
+
+def require_shared(name: str) -> Path:
+    path = IRDATA / name
+    if not path.is_dir():
+        pytest.skip(f"../shared/irdata/{name} is absent: real-data check skipped")
+    return path

@@ -1,0 +1,39 @@
+"""The public API: Reranker.predict / .rank with CrossEncoder semantics, and loading errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import AutoModelForSequenceClassification
+
+from crossrank import Reranker
+from crossrank.errors import ConfigError, CrossrankError
+
+
+def test_predict_and_rank(tiny_model_dir: Path) -> None:
+    r = Reranker(str(tiny_model_dir), device="cpu")
+    docs = ["alpha beta", "gamma", "delta epsilon zeta", "eta"]
+    scores = r.predict([("query", d) for d in docs], batch_size=2)
+    assert isinstance(scores, np.ndarray) and scores.shape == (4,)
+    assert float(r.predict(("query", "gamma"))) == pytest.approx(float(scores[1]), abs=1e-5)
+    ranked = r.rank("query", docs)
+    assert [x["corpus_id"] for x in ranked] == list(np.argsort(-scores))
+    assert [x["score"] for x in ranked] == sorted(scores.tolist(), reverse=True)
+    top = r.rank("query", docs, top_k=2, return_documents=True)
+    assert len(top) == 2 and top[0]["text"] == docs[top[0]["corpus_id"]]
+
+
+def test_missing_model_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not a model folder"):
+        Reranker(str(tmp_path / "nope"))
+
+
+def test_not_a_one_logit_classifier(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3)
+    model.save_pretrained(tmp_path / "three")
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "three" / f).write_bytes((tiny_model_dir / f).read_bytes())
+    with pytest.raises(CrossrankError, match="num_labels=3; a reranker needs a 1-logit classifier"):
+        Reranker(str(tmp_path / "three"))

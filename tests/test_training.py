@@ -1,0 +1,77 @@
+"""End to end on CPU through the real Lightning Trainer: tiny model, local data, CSV + offline W&B,
+validation, checkpoint resume, evaluation files, export and model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import compose_cfg
+
+from crossrank.training import train
+
+
+def tiny_overrides(train_dir: Path, eval_dir: Path | None, *extra: str) -> list[str]:
+    evaluation = ["eval=local", f"eval.path={eval_dir}", "eval.relevance_level=2"] if eval_dir else ["eval=none"]
+    return ["model=tiny", "data=local", f"data.path={train_dir}", *evaluation, "data.pairs.min_relevance=2", "data.pairs.negatives_per_query=3",
+            "data.batch_size=4", "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "progress=false",
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    from conftest import write_irdata
+
+    root = tmp_path_factory.mktemp("train")
+    data = write_irdata(root / "data", with_run=True)
+    out = root / "out"
+    cfg = compose_cfg("train", tiny_overrides(data, data, "data.pairs.val_queries=2",
+                                              "callbacks.model_checkpoint.monitor=val/ndcg@10"), out)
+    return out, train(cfg)
+
+
+def test_outputs_of_a_run(trained: tuple[Path, dict]) -> None:
+    out, results = trained
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    metrics = pd.read_csv(out / "csv" / "metrics.csv")
+    assert metrics["train/loss_step"].notna().sum() >= 4
+    assert metrics["val/ndcg@10"].notna().sum() == 2  # validated after each of the 2 epochs
+    assert "lr-AdamW" in metrics.columns
+    assert list((out / "wandb").glob("offline-run-*"))
+    result = json.loads((out / "eval" / "data" / "metrics.json").read_text())
+    assert result == json.loads(json.dumps(results["data"]))
+    assert set(result["reranked"]) == {"mrr@10-l2", "ndcg@10", "recall@100-l2", "map-l2"}
+    assert result["n_queries"] == 6 and result["n_pairs"] == 30
+    for name in ("run.trec", "per_query.tsv", "report.md"):
+        assert (out / "eval" / "data" / name).stat().st_size > 0
+
+
+def test_export_and_card(trained: tuple[Path, dict]) -> None:
+    out, _ = trained
+    model = out / "model"
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md"} <= {p.name for p in model.iterdir()}
+    card = (model / "README.md").read_text()
+    for text in ("Size: 16 training samples", "BinaryCrossEntropyLoss", '"pos_weight": null',
+                 "`learning_rate`: 5e-05", "| Epoch | Step | Training Loss |", "Framework Versions",
+                 "## Evaluation", "transformers:"):
+        assert text in card, text
+    assert json.loads((model / "config.json").read_text())["sentence_transformers"]["activation_fn"].endswith(
+        "Identity")
+
+
+def test_resume_from_last_checkpoint(trained: tuple[Path, dict], tmp_path: Path) -> None:
+    from conftest import write_irdata
+
+    out, _ = trained
+    data = write_irdata(tmp_path / "data")
+    cfg = compose_cfg("train", tiny_overrides(data, None, "trainer.max_epochs=3", "export=false",
+                                              "data.pairs.val_queries=2",
+                                              f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}"), tmp_path / "o")
+    train(cfg)
+    metrics = pd.read_csv(tmp_path / "o" / "csv" / "metrics.csv")
+    # 16 pairs / batch 4 = 4 steps per epoch: the resumed run trains only epoch 3 (steps 8-11)
+    steps = metrics.dropna(subset=["train/loss_step"])["step"]
+    assert steps.min() >= 8 and steps.max() == 11
+    assert metrics["epoch"].dropna().min() == 2
