@@ -16,6 +16,9 @@ from crossrank.errors import CrossrankError
 def run_or_exit(fn: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Call ``fn(cfg)``; on a :class:`CrossrankError` or a missing config value print
     ``error: ...`` and exit 2."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
     for name in ("transformers", "datasets", "urllib3", "httpx", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:

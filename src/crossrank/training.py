@@ -49,7 +49,7 @@ def eval_sets(cfg: DictConfig) -> list[EvalSet]:
     """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
     sets = [cfg.eval] if cfg.get("eval") else []
     sets += list((cfg.get("extra_eval") or {}).values())
-    return [EvalSet(**OmegaConf.to_container(s, resolve=True)) for s in sets]
+    return [EvalSet(**OmegaConf.to_container(s, resolve=True, throw_on_missing=True)) for s in sets]
 
 
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],

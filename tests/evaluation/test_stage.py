@@ -1,0 +1,122 @@
+"""The evaluation stage: local dirs with and without run.tsv, ir_datasets, resume, bad inputs, evaluate.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from data.test_sources import register_local_ir_dataset
+
+from crossrank.errors import DataError
+from crossrank.evaluation import rerank as rerank_mod
+from crossrank.evaluation.stage import EvalSet, evaluate_set
+from crossrank.scorer import CrossEncoderScorer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_model_dir: Path) -> CrossEncoderScorer:
+    return CrossEncoderScorer.from_pretrained(str(tiny_model_dir), max_length=64, num_labels=None)
+
+
+def test_local_with_run(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    spec = EvalSet(name="dl", path=str(irdata_dir), relevance_level=2, depth=3,
+                   compare_runs={"bm25_again": str(irdata_dir / "run.tsv")})
+    result = evaluate_set(scorer, spec, tmp_path, progress=False)
+    out = tmp_path / "eval" / "dl"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["n_pairs"] == 18 and saved["n_queries"] == 6 == result["n_queries"]
+    assert set(saved["first_stage"]) == {"mrr@10-l2", "ndcg@10", "map-l2"}
+    # the run puts the relevant passage 2nd everywhere: first-stage MRR@10 is exactly 1/2
+    assert saved["first_stage"]["mrr@10-l2"] == pytest.approx(0.5)
+    assert saved["others"]["bm25_again"] == saved["first_stage"]
+    lines = (out / "run.trec").read_text().splitlines()
+    assert len(lines) == 18 and lines[0].split()[1:4:2] == ["Q0", "1"]
+    assert "| a | first_stage |" in (out / "report.md").read_text()
+    assert (out / "per_query.tsv").read_text().count("\n") == 1 + 3 * 3 * 6
+
+
+def test_local_without_run_uses_bm25(scorer, irdata_norun: Path, tmp_path: Path) -> None:
+    result = evaluate_set(scorer, EvalSet(name="b", path=str(irdata_norun), depth=5, relevance_level=2),
+                          tmp_path, progress=False)
+    # BM25 ranks the on-topic passage first for every query
+    assert result["first_stage"]["mrr@10-l2"] == pytest.approx(1.0)
+    assert result["n_pairs"] <= 30
+
+
+def test_ir_datasets_source(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    dataset_id = register_local_ir_dataset("crossrank-test/eval-stage", irdata_dir)
+    a = evaluate_set(scorer, EvalSet(name="ird", kind="ir_datasets", dataset_id=dataset_id, depth=None,
+                                     relevance_level=2), tmp_path, progress=False)
+    b = evaluate_set(scorer, EvalSet(name="loc", path=str(irdata_dir), depth=None, relevance_level=2),
+                     tmp_path, progress=False)
+    assert a["reranked"] == pytest.approx(b["reranked"]) and a["n_pairs"] == b["n_pairs"] == 30
+
+
+def test_interrupted_rerank_resumes(scorer, irdata_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    spec = EvalSet(name="r", path=str(irdata_dir), depth=None, shard_size=7, relevance_level=2)
+    calls = {"n": 0}
+    real = rerank_mod._score_with_bar
+
+    def crash_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rerank_mod, "_score_with_bar", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_set(scorer, spec, tmp_path, progress=False)
+    out = tmp_path / "eval" / "r"
+    assert len(list((out / "shards").glob("shard-*.tsv"))) == 2
+    assert not (out / "metrics.json").exists()
+
+    monkeypatch.setattr(rerank_mod, "_score_with_bar", real)
+    resumed = evaluate_set(scorer, spec, tmp_path, progress=False)
+    assert resumed["n_pairs"] == 30 and resumed["scored_pairs"] == 30 - 14
+    fresh = evaluate_set(scorer, spec, tmp_path / "fresh", progress=False)
+    assert fresh["reranked"] == pytest.approx(resumed["reranked"])
+
+
+def test_bad_run_leaves_no_metrics(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    spec = EvalSet(name="bad", path=str(irdata_dir))
+    evaluate_set(scorer, spec, tmp_path, progress=False)
+    (irdata_dir / "run.tsv").write_text("q0 Q0 p0_0 1 2.0 x\nq1 Q0 ghost 2 1.0 x\n")
+    with pytest.raises(DataError, match="pid 'ghost' is not in the collection"):
+        evaluate_set(scorer, spec, tmp_path / "again", progress=False)
+    assert not (tmp_path / "again" / "eval" / "bad" / "metrics.json").exists()
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_evaluate_py(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("evaluate.py", f"model.name_or_path={tiny_model_dir}", "eval=local", f"eval.path={irdata_dir}",
+                   "eval.relevance_level=2", f"hydra.run.dir={out}", "progress=false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((out / "eval" / "irdata" / "metrics.json").read_text())
+    assert metrics["n_pairs"] == 30 and "ndcg@10" in metrics["reranked"]
+    assert "first_stage" in proc.stdout and "reranked" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model.name_or_path=/no/such/model", "eval.path=IRDATA"], "error: model.name_or_path: /no/such/model is not a model folder"),
+        (["model.name_or_path=TINY", "eval.path=IRDATA", "eval.metrics=[ndgc@10]"], "error: eval.metrics: unknown metric 'ndgc@10'"),
+        (["model.name_or_path=TINY", "eval.path=/no/such/dir"], "error: /no/such/dir: data directory not found"),
+        (["model.name_or_path=TINY"], "error: config key eval.path must be set"),
+    ],
+)
+def test_evaluate_py_bad_input(args, message, tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> None:
+    args = [a.replace("IRDATA", str(irdata_dir)).replace("TINY", str(tiny_model_dir)) for a in args]
+    proc = run_cli("evaluate.py", *args, f"hydra.run.dir={tmp_path / 'o'}", "progress=false")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not list((tmp_path / "o").rglob("metrics.json"))
