@@ -14,10 +14,12 @@ from crossrank.training import train
 
 
 def tiny_overrides(train_dir: Path, eval_dir: Path | None, *extra: str) -> list[str]:
-    evaluation = ["eval=local", f"eval.path={eval_dir}", "eval.relevance_level=2"] if eval_dir else ["eval=none"]
-    return ["model=tiny", "data=local", f"data.path={train_dir}", *evaluation, "data.pairs.min_relevance=2", "data.pairs.negatives_per_query=3",
-            "data.batch_size=4", "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "progress=false",
-            *extra]
+    evaluation = ["eval=none"]
+    if eval_dir:
+        evaluation = ["eval=local", f"eval.path={eval_dir}", "eval.relevance_level=2"]
+    return ["model=tiny", "data=local", f"data.path={train_dir}", *evaluation, "data.pairs.min_relevance=2",
+            "data.pairs.negatives_per_query=3", "data.batch_size=4", "trainer.max_epochs=2",
+            "trainer.log_every_n_steps=1", "progress=false", *extra]
 
 
 @pytest.fixture(scope="module")

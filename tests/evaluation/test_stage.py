@@ -108,8 +108,10 @@ def test_evaluate_py(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["model.name_or_path=/no/such/model", "eval.path=IRDATA"], "error: model.name_or_path: /no/such/model is not a model folder"),
-        (["model.name_or_path=TINY", "eval.path=IRDATA", "eval.metrics=[ndgc@10]"], "error: eval.metrics: unknown metric 'ndgc@10'"),
+        (["model.name_or_path=/no/such/model", "eval.path=IRDATA"],
+         "error: model.name_or_path: /no/such/model is not a model folder"),
+        (["model.name_or_path=TINY", "eval.path=IRDATA", "eval.metrics=[ndgc@10]"],
+         "error: eval.metrics: unknown metric 'ndgc@10'"),
         (["model.name_or_path=TINY", "eval.path=/no/such/dir"], "error: /no/such/dir: data directory not found"),
         (["model.name_or_path=TINY"], "error: config key eval.path must be set"),
     ],

@@ -23,7 +23,7 @@ def group_run(rows: Iterable[RunRow], qids: Collection[str] | None = None,
     for qid, pid, score in rows:
         if qids is None or qid in qids:
             out.setdefault(qid, []).append((pid, score))
-    for qid, items in out.items():
+    for items in out.values():
         items.sort(key=order_key, reverse=True)
         if depth is not None:
             del items[depth:]

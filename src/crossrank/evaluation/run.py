@@ -8,10 +8,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from crossrank.scorer import CrossEncoderScorer
-from crossrank.training import eval_sets
 from crossrank.evaluation.stage import evaluate_set
+from crossrank.scorer import CrossEncoderScorer
 from crossrank.tracking import log_evaluation
+from crossrank.training import eval_sets
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
