@@ -50,3 +50,15 @@ def test_cfg_job_prints_recipe() -> None:
     for key in ("lr: 5.0e-05", "negatives_per_query: 30", "gradient_clip_val: 1.0", "pos_weight: null",
                 "max_length: 512", "num_queries: 10018"):
         assert key in out
+
+
+def test_sweep_and_debug_configs_compose(tmp_path) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", ["+experiment=quickstart", "hparams_search=lr_grid", "debug=fast"],
+                      return_hydra_config=True)
+    assert cfg.hydra.sweeper.params["optimizer.lr"] == "2e-5,5e-5,1e-4"
+    assert cfg.trainer.max_steps == 5
