@@ -47,3 +47,12 @@ def test_unknown_experiment_and_key() -> None:
 def test_missing_data_path(tmp_path: Path) -> None:
     proc = run_train("model=tiny", "data=local", "eval=none", "logger=csv", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2 and "error: config key data.path must be set" in proc.stderr
+
+
+def test_incomplete_eval_and_missing_model(irdata_dir: Path, tmp_path: Path) -> None:
+    proc = run_train("model=tiny", "data=local", f"data.path={irdata_dir}", "eval=none", "+eval.depth=3",
+                     "logger=csv", f"hydra.run.dir={tmp_path / 'a'}")
+    assert proc.returncode == 2 and "error: eval: not an evaluation set" in proc.stderr
+    proc = run_train("model=tiny", "model.name_or_path=/no/model", "data=local", f"data.path={irdata_dir}",
+                     "eval=none", "logger=csv", f"hydra.run.dir={tmp_path / 'b'}")
+    assert proc.returncode == 2 and "error: model.name_or_path: /no/model is not a model folder" in proc.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from crossrank import Reranker
 from crossrank.errors import ConfigError, CrossrankError
@@ -20,7 +20,7 @@ def test_predict_and_rank(tiny_model_dir: Path) -> None:
     assert float(r.predict(("query", "gamma"))) == pytest.approx(float(scores[1]), abs=1e-5)
     ranked = r.rank("query", docs)
     assert [x["corpus_id"] for x in ranked] == list(np.argsort(-scores))
-    assert [x["score"] for x in ranked] == sorted(scores.tolist(), reverse=True)
+    assert [x["score"] for x in ranked] == pytest.approx(sorted(scores.tolist(), reverse=True), abs=1e-5)
     top = r.rank("query", docs, top_k=2, return_documents=True)
     assert len(top) == 2 and top[0]["text"] == docs[top[0]["corpus_id"]]
 
@@ -31,8 +31,9 @@ def test_missing_model_path(tmp_path: Path) -> None:
 
 
 def test_not_a_one_logit_classifier(tiny_model_dir: Path, tmp_path: Path) -> None:
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3)
-    model.save_pretrained(tmp_path / "three")
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    config.num_labels = 3
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path / "three")
     for f in ("tokenizer.json", "tokenizer_config.json"):
         (tmp_path / "three" / f).write_bytes((tiny_model_dir / f).read_bytes())
     with pytest.raises(CrossrankError, match="num_labels=3; a reranker needs a 1-logit classifier"):

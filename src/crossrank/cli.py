@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
@@ -26,6 +27,11 @@ def run_or_exit(fn: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     except CrossrankError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except InstantiationException as e:  # hydra wraps what a _target_ raised
+        if isinstance(e.__cause__, CrossrankError):
+            print(f"error: {e.__cause__}", file=sys.stderr)
+            sys.exit(2)
+        raise
     except MissingMandatoryValue as e:
         print(f"error: config key {e.full_key} must be set (e.g. {e.full_key}=...)", file=sys.stderr)
         sys.exit(2)

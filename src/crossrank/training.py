@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from crossrank.data.datamodule import PairDataModule
+from crossrank.errors import ConfigError
 from crossrank.evaluation.stage import EvalSet, evaluate_set
 from crossrank.export import export_model
 from crossrank.model_card import render
@@ -47,9 +48,16 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
 
 def eval_sets(cfg: DictConfig) -> list[EvalSet]:
     """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
-    sets = [cfg.eval] if cfg.get("eval") else []
-    sets += list((cfg.get("extra_eval") or {}).values())
-    return [EvalSet(**OmegaConf.to_container(s, resolve=True, throw_on_missing=True)) for s in sets]
+    sets = {"eval": cfg.eval} if cfg.get("eval") else {}
+    sets.update({f"extra_eval.{k}": v for k, v in (cfg.get("extra_eval") or {}).items()})
+    out = []
+    for key, s in sets.items():
+        values = OmegaConf.to_container(s, resolve=True, throw_on_missing=True)
+        if "kind" not in values:
+            raise ConfigError(f"{key}: not an evaluation set (keys {sorted(values)}); pick one with eval=local, "
+                              "eval=trec_dl_2019, ... or eval=none")
+        out.append(EvalSet(**values))
+    return out
 
 
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],

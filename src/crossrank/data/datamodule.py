@@ -22,6 +22,8 @@ from crossrank.errors import DataError
 
 log = logging.getLogger(__name__)
 
+VAL_COLUMNS = ("qid", "pid", "query", "passage")
+
 
 class _Batches(Sampler[list[int]]):
     """A fixed list of index batches (validation: length-sorted)."""
@@ -47,13 +49,15 @@ class PairDataModule(L.LightningDataModule):
         max_length: tokens per (query, passage) pair; the passage is cut first.
         val_depth: first-stage candidates per validation query.
         cache_dir: where built pair sets are saved as Arrow (keyed by source, spec and file stamps).
+        val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
+            run_path, num_queries}`` (a seeded sample of its judged queries, top ``val_depth`` candidates).
     """
 
     def __init__(self, pairs: dict[str, Any], kind: str = "local", path: str | None = None,
                  dataset_id: str | None = None, run_path: str | None = None, name: str = "", tokenizer: Any = None,
                  batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
                  val_depth: int = 100, num_workers: int = 0, cache_dir: str | None = None,
-                 bm25_k1: float = 0.9, bm25_b: float = 0.4) -> None:
+                 bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.source_cfg = {"kind": kind, "path": path, "dataset_id": dataset_id, "run_path": run_path,
                            "name": name}
@@ -66,6 +70,7 @@ class PairDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.bm25 = dict(bm25_k1=bm25_k1, bm25_b=bm25_b)
+        self.val_source_cfg = dict(val_source) if val_source else None
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None
         self.val_qrels: Qrels = {}
@@ -77,7 +82,7 @@ class PairDataModule(L.LightningDataModule):
     def cache_key(self, source: Source) -> str:
         """A hash of everything that determines the pairs (local files by size and mtime)."""
         stamp: dict[str, Any] = {"source": self.source_cfg, "spec": asdict(self.spec), "val_depth": self.val_depth,
-                                 "bm25": self.bm25, "version": 1}
+                                 "bm25": self.bm25, "val_source": self.val_source_cfg, "version": 1}
         if isinstance(source, LocalSource):
             stamp["files"] = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
                               for p in sorted(source.root.glob("*.tsv"))}
@@ -92,14 +97,17 @@ class PairDataModule(L.LightningDataModule):
         if cached is not None and (cached / "done").exists():
             log.info("loading cached pairs from %s", cached)
             self.train_dataset = datasets.load_from_disk(str(cached / "train"))
-            self.val_dataset = datasets.load_from_disk(str(cached / "val"))
+            # an empty dataset does not survive save_to_disk/load_from_disk: rebuild it from its columns
+            self.val_dataset = (datasets.load_from_disk(str(cached / "val")) if (cached / "val").exists()
+                                else datasets.Dataset.from_dict({c: [] for c in VAL_COLUMNS}))
             self.val_qrels = json.loads((cached / "val_qrels.json").read_text())
             return
         self.train_dataset, self.val_dataset, self.val_qrels = self._build(source)
         if cached is not None:
             cached.mkdir(parents=True, exist_ok=True)
             self.train_dataset.save_to_disk(str(cached / "train"))
-            self.val_dataset.save_to_disk(str(cached / "val"))
+            if len(self.val_dataset):
+                self.val_dataset.save_to_disk(str(cached / "val"))
             (cached / "val_qrels.json").write_text(json.dumps(self.val_qrels))
             (cached / "done").touch()
 
@@ -114,19 +122,32 @@ class PairDataModule(L.LightningDataModule):
         depth = max(self.spec.candidate_depth or 0, self.val_depth) or None
         candidates = first_stage(source, set(train_qids) | set(val_qids), depth, **self.bm25)
         rows = list(iter_pairs(train_qids, qrels, candidates, self.spec, has_text))
-        val_rows = [(q, p) for q in val_qids for p, _ in candidates.get(q, [])[: self.val_depth]]
-        texts = source.passages({p for _, p, _ in rows} | {p for _, p in val_rows})
+        val_source, val_queries, val_judged = source, queries, qrels
+        if self.val_source_cfg is not None:
+            cfg = dict(self.val_source_cfg)
+            num = cfg.pop("num_queries", None)
+            val_source = load_source(**cfg)
+            val_queries, val_judged = val_source.queries(), val_source.qrels()
+            sample = PairSpec(min_relevance=self.spec.min_relevance, seed=self.spec.seed,
+                              val_queries=num if num is not None else len(val_judged))
+            val_qids = split_queries(val_judged, sample)[1]
+            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, **self.bm25)
+        else:
+            val_candidates = candidates
+        val_rows = [(q, p) for q in val_qids for p, _ in val_candidates.get(q, [])[: self.val_depth]]
+        texts = source.passages({p for _, p, _ in rows})
+        val_texts = val_source.passages({p for _, p in val_rows})
         train = datasets.Dataset.from_dict({
             "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
             "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
             "label": [label for _, _, label in rows],
         })
-        val_rows = [(q, p) for q, p in val_rows if p in texts]
+        val_rows = [(q, p) for q, p in val_rows if p in val_texts]
         val = datasets.Dataset.from_dict({
             "qid": [q for q, _ in val_rows], "pid": [p for _, p in val_rows],
-            "query": [queries[q] for q, _ in val_rows], "passage": [texts[p] for _, p in val_rows],
+            "query": [val_queries[q] for q, _ in val_rows], "passage": [val_texts[p] for _, p in val_rows],
         })
-        val_qrels = {q: qrels[q] for q in val_qids}
+        val_qrels = {q: val_judged[q] for q in val_qids}
         log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
                  source.name, len(train), len(train_qids), len(val), len(val_qids))
         return train, val, val_qrels

@@ -126,12 +126,17 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
 
 def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: list[str], batch_size: int,
                     bar: tqdm) -> list[float]:
-    """Score in slices of a few batches so the progress bar moves at a steady pairs/s."""
-    out: list[float] = []
+    """Score a shard longest-first (similar lengths share a batch: little padding), a few batches at a
+    time so the progress bar moves at a steady pairs/s; results come back in input order."""
+    order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
+    out = [0.0] * len(queries)
     step = batch_size * 8
-    for s in range(0, len(queries), step):
-        out.extend(scorer.score(queries[s: s + step], passages[s: s + step], batch_size).tolist())
-        bar.update(min(step, len(queries) - s))
+    for s in range(0, len(order), step):
+        idx = order[s: s + step]
+        scores = scorer.score([queries[i] for i in idx], [passages[i] for i in idx], batch_size)
+        for i, value in zip(idx, scores.tolist()):
+            out[i] = value
+        bar.update(len(idx))
     return out
 
 

@@ -1,4 +1,5 @@
-"""The evaluate.py stage: load a model, evaluate it on the configured sets, log the results."""
+"""The evaluate.py stage: load a model, evaluate it on the configured sets (on one device, or split across
+several with Lightning Fabric), log the results."""
 
 from __future__ import annotations
 
@@ -8,28 +9,50 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from crossrank.evaluation.stage import evaluate_set
+from crossrank.evaluation.stage import EvalSet, evaluate_set
 from crossrank.scorer import CrossEncoderScorer
 from crossrank.tracking import log_evaluation
 from crossrank.training import eval_sets
 
 
+def _score_sets(fabric: Any, model: str, max_length: int, sets: list[EvalSet], out: str,
+                progress: bool) -> dict[str, Any]:
+    """One worker: score its share of every set's shards; rank 0 merges and returns the metrics."""
+    scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None)
+    scorer.to(fabric.device).eval()
+    results: dict[str, Any] = {}
+    for spec in sets:
+        result = evaluate_set(scorer, spec, out, model_id=model, progress=progress, rank=fabric.global_rank,
+                              world_size=fabric.world_size, barrier=fabric.barrier)
+        if result is not None:
+            results[spec.name] = result
+    return results
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Score ``cfg.model.name_or_path`` on ``eval`` (+ ``extra_eval``); files go to ``OUT/eval/<set>/``."""
-    import torch
+    """Score ``cfg.model.name_or_path`` on ``eval`` (+ ``extra_eval``); files go to ``OUT/eval/<set>/``.
+
+    ``model.devices`` > 1 (or -1: all) splits each set's shards across devices with Lightning Fabric
+    (``ddp_spawn``); rank 0 merges the shards and computes the metrics.
+    """
+    from lightning.fabric import Fabric
 
     out = Path(cfg.paths.output_dir)
     sets = eval_sets(cfg)
-    scorer = CrossEncoderScorer.from_pretrained(cfg.model.name_or_path, max_length=cfg.model.max_length,
-                                                num_labels=None)
-    device = cfg.model.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    scorer.to(device).eval()
-    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    results: dict[str, Any] = {}
-    for spec in sets:
-        if cfg.model.get("batch_size"):
+    if cfg.model.get("batch_size"):
+        for spec in sets:
             spec.batch_size = int(cfg.model.batch_size)
-        results[spec.name] = evaluate_set(scorer, spec, out, model_id=str(cfg.model.name_or_path),
-                                          progress=cfg.get("progress", True))
-        log_evaluation(loggers, spec.name, results[spec.name], str(out / "eval" / spec.name / "per_query.tsv"))
+    model = str(cfg.model.name_or_path)
+    CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None)  # fail early
+    devices = cfg.model.get("devices") or 1
+    accelerator = cfg.model.get("device") or "auto"
+    fabric = Fabric(accelerator=accelerator, devices=devices,
+                    strategy="ddp_spawn" if devices != 1 else "auto")
+    if devices != 1:
+        results = fabric.launch(_score_sets, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True))
+    else:
+        results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True))
+    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    for name, result in results.items():
+        log_evaluation(loggers, name, result, str(out / "eval" / name / "per_query.tsv"))
     return results
