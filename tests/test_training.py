@@ -40,6 +40,8 @@ def test_outputs_of_a_run(trained: tuple[Path, dict]) -> None:
     metrics = pd.read_csv(out / "csv" / "metrics.csv")
     assert metrics["train/loss_step"].notna().sum() >= 4
     assert metrics["val/ndcg@10"].notna().sum() == 2  # validated after each of the 2 epochs
+    # the fixture's run ranks the judged-relevant passage 2nd: first-stage validation MRR@10 is 1/2
+    assert metrics["val/first_stage/mrr@10"].dropna().tolist() == [0.5, 0.5]
     assert "lr-AdamW" in metrics.columns
     assert list((out / "wandb").glob("offline-run-*"))
     result = json.loads((out / "eval" / "data" / "metrics.json").read_text())

@@ -35,7 +35,7 @@ class CrossEncoderModule(L.LightningModule):
         self.val_relevance_level = val_relevance_level
         self.loss_history: list[dict[str, float]] = []  # (epoch, step, mean loss) per logging interval
         self._loss_sum, self._loss_count = 0.0, 0
-        self._val_rows: list[tuple[str, str, float]] = []
+        self._val_rows: list[tuple[str, str, float, float]] = []
         self.val_qrels: dict[str, dict[str, int]] = {}
 
     def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -84,7 +84,8 @@ class CrossEncoderModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         scores = self.scorer(batch["encoding"]).float().cpu().tolist()
-        self._val_rows.extend(zip(batch["qid"], batch["pid"], scores))
+        first = batch.get("first_stage") or [0.0] * len(scores)
+        self._val_rows.extend(zip(batch["qid"], batch["pid"], scores, first))
 
     def on_validation_epoch_end(self) -> None:
         rows = self._val_rows
@@ -94,6 +95,11 @@ class CrossEncoderModule(L.LightningModule):
             rows = [r for part in gathered for r in part]
         if not rows or not self.val_qrels:
             return
-        for name, value in validation_metrics(self.val_qrels, rows, self.val_relevance_level).items():
+        reranked = [(q, p, s) for q, p, s, _ in rows]
+        for name, value in validation_metrics(self.val_qrels, reranked, self.val_relevance_level).items():
             self.log(f"val/{name}", value, prog_bar=name == "ndcg@10", sync_dist=False)
+        # the first stage on the same candidates: the bar the reranker has to clear
+        first_stage = [(q, p, f) for q, p, _, f in rows]
+        for name, value in validation_metrics(self.val_qrels, first_stage, self.val_relevance_level).items():
+            self.log(f"val/first_stage/{name}", value, sync_dist=False)
         self._val_rows = []

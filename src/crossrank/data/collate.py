@@ -41,6 +41,8 @@ class PairCollator:
         if "qid" in examples[0]:
             batch["qid"] = [e["qid"] for e in examples]
             batch["pid"] = [e["pid"] for e in examples]
+        if "first_stage" in examples[0]:
+            batch["first_stage"] = [float(e["first_stage"]) for e in examples]
         return batch
 
 

@@ -22,7 +22,7 @@ from crossrank.errors import DataError
 
 log = logging.getLogger(__name__)
 
-VAL_COLUMNS = ("qid", "pid", "query", "passage")
+VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
 
 
 class _Batches(Sampler[list[int]]):
@@ -82,7 +82,7 @@ class PairDataModule(L.LightningDataModule):
     def cache_key(self, source: Source) -> str:
         """A hash of everything that determines the pairs (local files by size and mtime)."""
         stamp: dict[str, Any] = {"source": self.source_cfg, "spec": asdict(self.spec), "val_depth": self.val_depth,
-                                 "bm25": self.bm25, "val_source": self.val_source_cfg, "version": 1}
+                                 "bm25": self.bm25, "val_source": self.val_source_cfg, "version": 2}
         if isinstance(source, LocalSource):
             stamp["files"] = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
                               for p in sorted(source.root.glob("*.tsv"))}
@@ -134,18 +134,19 @@ class PairDataModule(L.LightningDataModule):
             val_candidates = first_stage(val_source, set(val_qids), self.val_depth, **self.bm25)
         else:
             val_candidates = candidates
-        val_rows = [(q, p) for q in val_qids for p, _ in val_candidates.get(q, [])[: self.val_depth]]
+        val_rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]
         texts = source.passages({p for _, p, _ in rows})
-        val_texts = val_source.passages({p for _, p in val_rows})
+        val_texts = val_source.passages({p for _, p, _ in val_rows})
         train = datasets.Dataset.from_dict({
             "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
             "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
             "label": [label for _, _, label in rows],
         })
-        val_rows = [(q, p) for q, p in val_rows if p in val_texts]
+        val_rows = [r for r in val_rows if r[1] in val_texts]
         val = datasets.Dataset.from_dict({
-            "qid": [q for q, _ in val_rows], "pid": [p for _, p in val_rows],
-            "query": [val_queries[q] for q, _ in val_rows], "passage": [val_texts[p] for _, p in val_rows],
+            "qid": [q for q, _, _ in val_rows], "pid": [p for _, p, _ in val_rows],
+            "query": [val_queries[q] for q, _, _ in val_rows], "passage": [val_texts[p] for _, p, _ in val_rows],
+            "first_stage": [float(sc) for _, _, sc in val_rows],
         })
         val_qrels = {q: val_judged[q] for q in val_qids}
         log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
