@@ -77,12 +77,14 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
     shards.mkdir(parents=True, exist_ok=True)
     meta = {"fingerprint": _fingerprint(model_id, source.name, depth, scorer.max_length), "shard_size": shard_size}
     meta_path = shards / "meta.json"
-    if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
-        log.info("%s: scores in %s are from another model or setting; starting afresh", source.name, shards)
-        for f in shards.glob("shard-*.tsv"):
-            f.unlink()
     if rank == 0:
+        if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
+            log.info("%s: scores in %s are from another model or setting; starting afresh", source.name, shards)
+            for f in shards.glob("shard-*.tsv"):
+                f.unlink()
         meta_path.write_text(json.dumps(meta))
+    if barrier is not None:
+        barrier()  # no worker writes a shard before stale ones are gone
 
     queries = source.queries()
     start = time.perf_counter()
