@@ -61,6 +61,8 @@ def test_export_and_card(trained: tuple[Path, dict]) -> None:
                  "`learning_rate`: 5e-05", "| Epoch | Step | Training Loss |", "Framework Versions",
                  "## Evaluation", "transformers:"):
         assert text in card, text
+    non_default = card.split("#### Non-Default Hyperparameters")[1].split("#### All Hyperparameters")[0]
+    assert "`per_device_train_batch_size`: 4" in non_default and "`optim`" not in non_default
     assert json.loads((model / "config.json").read_text())["sentence_transformers"]["activation_fn"].endswith(
         "Identity")
 

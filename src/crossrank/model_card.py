@@ -41,7 +41,7 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         "",
         f"# Cross-encoder reranker fine-tuned from {base_model}",
         "",
-        "Trained with [crossrank](https://github.com/) (PyTorch Lightning + Hydra). The folder is a plain "
+        "Trained with crossrank (PyTorch Lightning + Hydra). The folder is a plain "
         "Hugging Face sequence classifier with one output logit; it loads in `transformers` and in "
         "sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation).",
         "",

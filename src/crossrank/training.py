@@ -30,6 +30,10 @@ HF_DEFAULTS = {"learning_rate": 5e-5, "weight_decay": 0.0, "adam_beta1": 0.9, "a
                "precision": "32-true", "optim": "adamw_torch"}
 
 
+#: Optimizer targets in the names Hugging Face's ``optim`` argument uses.
+OPTIM_NAMES = {"torch.optim.AdamW": "adamw_torch", "torch.optim.Adam": "adam", "torch.optim.SGD": "sgd"}
+
+
 def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
     """The recipe in the vocabulary of sentence-transformers' model cards."""
     opt, sch, tr = cfg.optimizer, cfg.scheduler, cfg.trainer
@@ -41,7 +45,7 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
         "max_grad_norm": tr.gradient_clip_val, "lr_scheduler_type": sch._target_.rsplit(".", 1)[-1].replace(
             "_schedule", ""), "warmup_steps": sch.warmup_steps, "warmup_ratio": sch.warmup_ratio,
         "seed": cfg.seed, "gradient_accumulation_steps": tr.get("accumulate_grad_batches", 1),
-        "precision": str(tr.get("precision", "32-true")), "optim": opt._target_.rsplit(".", 1)[-1].lower(),
+        "precision": str(tr.get("precision", "32-true")), "optim": OPTIM_NAMES.get(opt._target_, opt._target_),
         "max_length": cfg.model.max_length,
     }
 

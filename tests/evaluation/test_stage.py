@@ -137,3 +137,11 @@ def test_evaluate_py_splits_candidates_across_two_workers(tiny_model_dir: Path, 
     assert b["reranked"] == pytest.approx(a["reranked"], abs=1e-6)
     # 30 pairs / 4 per shard = 8 shards, scored alternately by the two workers and merged
     assert len(list((tmp_path / "two" / "eval" / "irdata" / "shards").glob("shard-*.tsv"))) == 8
+
+
+def test_shards_of_another_model_are_not_reused(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    spec = EvalSet(name="m", path=str(irdata_dir), depth=None, shard_size=10)
+    first = evaluate_set(scorer, spec, tmp_path, model_id="model-a", progress=False)
+    again = evaluate_set(scorer, spec, tmp_path, model_id="model-a", progress=False)
+    other = evaluate_set(scorer, spec, tmp_path, model_id="model-b", progress=False)
+    assert first["scored_pairs"] == 30 and again["scored_pairs"] == 0 and other["scored_pairs"] == 30
