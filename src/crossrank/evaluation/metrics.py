@@ -17,6 +17,7 @@ from ranx import Qrels as RanxQrels
 from ranx import Run as RanxRun
 from ranx import evaluate
 
+from crossrank.data.candidates import order_key
 from crossrank.errors import ConfigError
 
 RunDict = dict[str, dict[str, float]]
@@ -44,7 +45,7 @@ def canonical_run(run: Mapping[str, Mapping[str, float]]) -> RunDict:
     """The same ranking with ties broken by pid descending, re-scored as n, n-1, ... 1 per query."""
     out: RunDict = {}
     for qid, docs in run.items():
-        ordered = sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+        ordered = sorted(docs.items(), key=order_key, reverse=True)
         n = len(ordered)
         out[qid] = {pid: float(n - i) for i, (pid, _) in enumerate(ordered)}
     return out

@@ -16,9 +16,11 @@ from crossrank.training import eval_sets
 
 
 def _score_sets(fabric: Any, model: str, max_length: int, sets: list[EvalSet], out: str,
-                progress: bool) -> dict[str, Any]:
-    """One worker: score its share of every set's shards; rank 0 merges and returns the metrics."""
-    scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None)
+                progress: bool, scorer: CrossEncoderScorer | None = None) -> dict[str, Any]:
+    """One worker: score its share of every set's shards; rank 0 merges and returns the metrics.
+    Spawned workers load the model themselves; a single process passes the one it loaded."""
+    if scorer is None:
+        scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None)
     scorer.to(fabric.device).eval()
     results: dict[str, Any] = {}
     for spec in sets:
@@ -43,15 +45,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         for spec in sets:
             spec.batch_size = int(cfg.model.batch_size)
     model = str(cfg.model.name_or_path)
-    CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None)  # fail early
+    scorer = CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None)
     devices = cfg.model.get("devices") or 1
     accelerator = cfg.model.get("device") or "auto"
     fabric = Fabric(accelerator=accelerator, devices=devices,
                     strategy="ddp_spawn" if devices != 1 else "auto")
     if devices != 1:
+        del scorer  # each spawned worker loads its own copy
         results = fabric.launch(_score_sets, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True))
     else:
-        results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True))
+        results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
+                              scorer)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     for name, result in results.items():
         log_evaluation(loggers, name, result, str(out / "eval" / name / "per_query.tsv"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossrank.data.candidates import first_stage
+from crossrank.data.candidates import first_stage, order_key
 from crossrank.data.sources import RunRow, Source, load_source, read_trec_run
 from crossrank.evaluation.metrics import BASE_METRICS, evaluate_run, metric_names, rows_to_run
 from crossrank.evaluation.report import compare_runs, to_markdown, to_text, write_per_query
@@ -67,7 +67,7 @@ def write_trec(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for qid in sorted(run):
-            ordered = sorted(run[qid].items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+            ordered = sorted(run[qid].items(), key=order_key, reverse=True)
             for rank, (pid, score) in enumerate(ordered, start=1):
                 f.write(f"{qid} Q0 {pid} {rank} {score:.6f} {tag}\n")
     os.replace(tmp, path)
