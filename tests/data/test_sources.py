@@ -59,7 +59,8 @@ def test_missing_dir_and_file(tmp_path: Path, irdata_dir: Path) -> None:
 
 
 def register_local_ir_dataset(name: str, root: Path) -> str:
-    """Register an irdata folder with ir_datasets under ``name`` (same formats as the real datasets)."""
+    """Register an irdata folder with ir_datasets under ``name`` (same formats as the real datasets);
+    without a run.tsv it has no scoreddocs, like BEIR's datasets."""
     import ir_datasets
     from ir_datasets.datasets.base import Dataset
     from ir_datasets.formats import TrecQrels, TrecScoredDocs, TsvDocs, TsvQueries
@@ -70,7 +71,7 @@ def register_local_ir_dataset(name: str, root: Path) -> str:
             TsvDocs(LocalDownload(root / "collection.tsv"), namespace=name, lang="en"),
             TsvQueries(LocalDownload(root / "queries.tsv"), namespace=name, lang="en"),
             TrecQrels(LocalDownload(root / "qrels.tsv"), {0: "not", 1: "rel", 2: "high"}),
-            TrecScoredDocs(LocalDownload(root / "run.tsv")),
+            *([TrecScoredDocs(LocalDownload(root / "run.tsv"))] if (root / "run.tsv").exists() else []),
         ))
     return name
 
@@ -93,3 +94,11 @@ def test_ir_datasets_source_matches_local(ir_dataset_id: str, irdata_dir: Path) 
 def test_unknown_ir_dataset() -> None:
     with pytest.raises(DataError, match="unknown dataset id"):
         IRDatasetsSource("no-such/dataset")
+
+
+def test_ir_dataset_without_scoreddocs_uses_bm25(irdata_norun: Path) -> None:
+    from crossrank.data.candidates import first_stage
+
+    ird = IRDatasetsSource(register_local_ir_dataset("crossrank-test/norun", irdata_norun))
+    assert not ird.has_run()
+    assert first_stage(ird, None, depth=5) == first_stage(LocalSource(str(irdata_norun)), None, depth=5)
