@@ -95,11 +95,9 @@ class CrossEncoderModule(L.LightningModule):
             rows = [r for part in gathered for r in part]
         if not rows or not self.val_qrels:
             return
-        reranked = [(q, p, s) for q, p, s, _ in rows]
-        for name, value in validation_metrics(self.val_qrels, reranked, self.val_relevance_level).items():
-            self.log(f"val/{name}", value, prog_bar=name == "ndcg@10", sync_dist=False)
-        # the first stage on the same candidates: the bar the reranker has to clear
-        first_stage = [(q, p, f) for q, p, _, f in rows]
-        for name, value in validation_metrics(self.val_qrels, first_stage, self.val_relevance_level).items():
-            self.log(f"val/first_stage/{name}", value, sync_dist=False)
+        # reranker scores (column 2), and the first stage on the same candidates (column 3): the bar to clear
+        for prefix, column in (("val", 2), ("val/first_stage", 3)):
+            scored = [(r[0], r[1], r[column]) for r in rows]
+            for name, value in validation_metrics(self.val_qrels, scored, self.val_relevance_level).items():
+                self.log(f"{prefix}/{name}", value, prog_bar=prefix == "val" and name == "ndcg@10", sync_dist=False)
         self._val_rows = []

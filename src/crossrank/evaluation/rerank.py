@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from crossrank.data.candidates import order_key
+from crossrank.data.collate import length_sorted
 from crossrank.data.sources import RunRow, Source
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict
@@ -130,11 +131,9 @@ def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: li
                     bar: tqdm) -> list[float]:
     """Score a shard longest-first (similar lengths share a batch: little padding), a few batches at a
     time so the progress bar moves at a steady pairs/s; results come back in input order."""
-    order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
     out = [0.0] * len(queries)
-    step = batch_size * 8
-    for s in range(0, len(order), step):
-        idx = order[s: s + step]
+    lengths = [len(q) + len(p) for q, p in zip(queries, passages)]
+    for idx in length_sorted(lengths, batch_size * 8):
         scores = scorer.score([queries[i] for i in idx], [passages[i] for i in idx], batch_size)
         for i, value in zip(idx, scores.tolist()):
             out[i] = value
