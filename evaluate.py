@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
-from crossrank.tracking import register_resolvers
+from crossrank.resolvers import register_resolvers
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    from crossrank.cli import run_or_exit
-    from crossrank.evaluation.run import evaluate
+def main(cfg: DictConfig) -> Any:
+    from crossrank.cli import run
 
-    run_or_exit(evaluate, cfg)
+    return run("evaluate", cfg)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

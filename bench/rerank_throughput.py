@@ -45,8 +45,8 @@ def main() -> int:
 
     from crossrank import Reranker
     from crossrank.export import export_model
+    from crossrank.hub import packaged_minilm
     from crossrank.scorer import CrossEncoderScorer
-    from crossrank.tracking import packaged_minilm
 
     model = args.model
     if model is None:

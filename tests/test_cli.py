@@ -35,6 +35,9 @@ def test_bad_data(edit, message, irdata_dir: Path, tmp_path: Path) -> None:
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
     assert not (out / "model").exists() and not (out / "checkpoints").exists()
+    # [G] 6: the run dir says it failed, and the log holds the error line
+    assert message in (out / "FAILED").read_text()
+    assert message in (out / "train.log").read_text()
 
 
 def test_unknown_experiment_and_key() -> None:
@@ -55,4 +58,72 @@ def test_incomplete_eval_and_missing_model(irdata_dir: Path, tmp_path: Path) -> 
     assert proc.returncode == 2 and "error: eval: not an evaluation set" in proc.stderr
     proc = run_train("model=tiny", "model.name_or_path=/no/model", "data=local", f"data.path={irdata_dir}",
                      "eval=none", "logger=csv", f"hydra.run.dir={tmp_path / 'b'}")
-    assert proc.returncode == 2 and "error: model.name_or_path: /no/model is not a model folder" in proc.stderr
+    assert proc.returncode == 2 and "error: model.name_or_path: /no/model does not exist" in proc.stderr
+
+
+HEAVY = ("torch", "transformers", "lightning", "ranx", "numba", "datasets", "wandb")
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level modules named by ``python -X importtime``."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("args", [
+    ("data=local", "data.path=/no/such/dir", "eval=none"),
+    ("+experiment=local_cpu", "data.path=DATA", "eval.path=/no/such/dir"),
+    ("+experiment=quickstart", "optimizer.lrr=1"),
+])
+def test_config_and_data_errors_fail_before_heavy_imports(args, irdata_dir: Path, tmp_path: Path) -> None:
+    """[G] 4: bad paths and keys fail before torch, transformers or a model is loaded (about a second)."""
+    args = [a.replace("DATA", str(irdata_dir)) for a in args]
+    proc = subprocess.run([sys.executable, "-X", "importtime", "train.py", *args, f"hydra.run.dir={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "/no/such/dir: data directory not found" in proc.stderr or "optimizer.lrr" in proc.stderr
+    assert not imported(proc.stderr) & set(HEAVY), sorted(imported(proc.stderr) & set(HEAVY))
+
+
+def test_train_log_is_one_line_per_message(irdata_dir: Path, tmp_path: Path) -> None:
+    """[G] 8: Lightning lines once, no W&B banner or deprecation notice, no Numba warnings; a run that
+    succeeds leaves no FAILED marker."""
+    out = tmp_path / "out"
+    proc = run_train("model=tiny", "data=local", f"data.path={irdata_dir}", "eval=local", f"eval.path={irdata_dir}",
+                     "eval.relevance_level=2", "trainer.max_epochs=1", "data.pairs.negatives_per_query=2",
+                     "logger=default", "progress=false", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), lines
+    for noise in ("anonymous", "Numba", "NumbaTypeSafetyWarning", "Tip:", "wandb: Tracking run", "LeafSpec"):
+        assert noise not in proc.stderr, noise
+    assert any("Seed set to 42" in line for line in lines)
+    assert not (out / "FAILED").exists()
+    assert list((out / "wandb").glob("offline-run-*"))
+
+
+def test_offline_downloads_fail_in_one_line(irdata_dir: Path, tmp_path: Path) -> None:
+    """[G] 5: +experiment=scifact without a network (a dead proxy stands in for it), and a Hub model id with
+    HF_HUB_OFFLINE=1, each end in one error line that says the offline alternative; no traceback."""
+    import os
+
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "IR_DATASETS_HOME": str(tmp_path / "ird"), "CROSSRANK_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "train.py", "+experiment=scifact", "logger=csv",
+                           f"hydra.run.dir={tmp_path / 'a'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "ConnectionError" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("error: ir_datasets: cannot download the ")
+    assert "beir/scifact/train from https://" in errors[0] and "data=local data.path=DIR" in errors[0]
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "evaluate.py", "model.name_or_path=cross-encoder/ms-marco-MiniLM-L6-v2",
+                           "eval=local", f"eval.path={irdata_dir}", f"hydra.run.dir={tmp_path / 'b'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("error: model.name_or_path: cannot fetch 'cross-encoder/ms-marco-MiniLM-L6-v2' "
+                                "from the Hugging Face Hub (https://huggingface.co)")
+    assert "model.name_or_path=LOCAL_FOLDER (and HF_HUB_OFFLINE=1)" in errors[0]

@@ -10,8 +10,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from crossrank import Reranker
 from crossrank.export import export_model
+from crossrank.hub import packaged_minilm
 from crossrank.scorer import CrossEncoderScorer
-from crossrank.tracking import packaged_minilm
 
 PAIRS = [("how do solar panels work", "Solar panels turn sunlight into electricity with photovoltaic cells."),
          ("how do solar panels work", "The river otter is a semi-aquatic mammal."),

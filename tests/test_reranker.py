@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from crossrank import Reranker
 from crossrank.errors import ConfigError, CrossrankError
+from crossrank.hub import packaged_minilm
 
 
 def test_predict_and_rank(tiny_model_dir: Path) -> None:
@@ -25,9 +26,24 @@ def test_predict_and_rank(tiny_model_dir: Path) -> None:
     assert len(top) == 2 and top[0]["text"] == docs[top[0]["corpus_id"]]
 
 
-def test_missing_model_path(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="is not a model folder"):
+def test_errors_speak_the_api_not_the_config(tmp_path: Path) -> None:
+    """[G] 12: Reranker(...) errors name its own argument, not a Hydra key."""
+    with pytest.raises(ConfigError) as err:
         Reranker(str(tmp_path / "nope"))
+    assert str(err.value).startswith("Reranker: name_or_path: ") and str(err.value).endswith("does not exist")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"^Reranker: name_or_path: .*empty is not a model folder \(no config.json\)"):
+        Reranker(str(tmp_path / "empty"))
+    with pytest.raises(ConfigError) as err:
+        Reranker(packaged_minilm())
+    assert "bare encoder (BertModel) with no trained reranking head" in str(err.value)
+    assert "model.name_or_path" not in str(err.value) and "num_labels" not in str(err.value)
+
+
+def test_max_length_above_the_model_is_an_error(tiny_model_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^Reranker: max_length: 1024 is more than .* can read \(512 positions\)"):
+        Reranker(str(tiny_model_dir), max_length=1024)
+    assert Reranker(str(tiny_model_dir), max_length=64).scorer.max_length == 64
 
 
 def test_not_a_one_logit_classifier(tiny_model_dir: Path, tmp_path: Path) -> None:

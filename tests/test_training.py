@@ -37,6 +37,7 @@ def trained(tmp_path_factory) -> tuple[Path, dict]:
 def test_outputs_of_a_run(trained: tuple[Path, dict]) -> None:
     out, results = trained
     assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert len(list((out / "checkpoints").glob("best-*.ckpt"))) == 1  # a metric is monitored
     metrics = pd.read_csv(out / "csv" / "metrics.csv")
     assert metrics["train/loss_step"].notna().sum() >= 4
     assert metrics["val/ndcg@10"].notna().sum() == 2  # validated after each of the 2 epochs
@@ -81,3 +82,39 @@ def test_resume_from_last_checkpoint(trained: tuple[Path, dict], tmp_path: Path)
     steps = metrics.dropna(subset=["train/loss_step"])["step"]
     assert steps.min() >= 8 and steps.max() == 11
     assert metrics["epoch"].dropna().min() == 2
+
+
+def test_training_positives_follow_the_declared_level(tmp_path: Path) -> None:
+    """A folder's dataset.yaml sets data.pairs.min_relevance when the config leaves it null."""
+    import hydra
+    from conftest import write_irdata
+
+    data = write_irdata(tmp_path / "data")
+    with (data / "qrels.tsv").open("a") as f:  # a grade-1 passage per query: a positive only at level 1
+        f.writelines(f"q{i}\t0\tp{i}_2\t1\n" for i in range(6))
+
+    def positives(name: str) -> tuple[int, int]:
+        cfg = compose_cfg("train", ["model=tiny", "data=local", f"data.path={data}", "eval=none",
+                                    "data.pairs.positives_per_query=null", f"data.cache_dir={tmp_path / name}"],
+                          tmp_path / "o")
+        assert cfg.data.pairs.min_relevance is None
+        dm = hydra.utils.instantiate(cfg.data)
+        dm.build()
+        return dm.spec.min_relevance, dm.describe()["positives"]
+
+    assert positives("a") == (1, 12)
+    (data / "dataset.yaml").write_text("relevance_level: 2\n")
+    assert positives("b") == (2, 6)
+
+
+def test_checkpoints_without_monitor_and_pruning(tmp_path: Path) -> None:
+    """[G] 7: no best-*.ckpt unless a metric is monitored; keep_checkpoints=false removes the training
+    state after a successful run, keeping the exported model."""
+    from conftest import write_irdata
+
+    data = write_irdata(tmp_path / "data")
+    train(compose_cfg("train", tiny_overrides(data, None, "trainer.max_epochs=1", "export=false"), tmp_path / "a"))
+    assert [p.name for p in (tmp_path / "a" / "checkpoints").iterdir()] == ["last.ckpt"]
+    train(compose_cfg("train", tiny_overrides(data, None, "trainer.max_epochs=1", "keep_checkpoints=false"),
+                      tmp_path / "b"))
+    assert not (tmp_path / "b" / "checkpoints").exists() and (tmp_path / "b" / "model" / "config.json").is_file()

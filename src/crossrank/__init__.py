@@ -1,6 +1,23 @@
-"""crossrank: train and evaluate cross-encoder rerankers."""
+"""crossrank: train and evaluate cross-encoder rerankers.
 
-from crossrank.reranker import Reranker
+``from crossrank import Reranker`` is the public API. The package imports nothing heavy until it is
+used, so the entry points can check a config in well under a second.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Reranker"]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from crossrank.reranker import Reranker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Reranker":
+        from crossrank.reranker import Reranker
+
+        return Reranker
+    raise AttributeError(f"module 'crossrank' has no attribute {name!r}")

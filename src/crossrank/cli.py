@@ -1,10 +1,13 @@
-"""Shared behaviour of the entry points: user errors become one line on stderr and exit status 2."""
+"""What the entry points share: checks before any heavy import, quiet libraries, and user errors as one
+line (on stderr, in the run's log and in a ``FAILED`` file in the run dir) with exit status 2."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -13,25 +16,117 @@ from omegaconf.errors import MissingMandatoryValue
 
 from crossrank.errors import CrossrankError
 
+#: Written into the run dir when a run fails: the error line; removed when the run is started again.
+FAILED = "FAILED"
 
-def run_or_exit(fn: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Call ``fn(cfg)``; on a :class:`CrossrankError` or a missing config value print
-    ``error: ...`` and exit 2."""
-    import transformers
+#: Library chatter a user cannot act on, dropped from the console and the log (substrings of messages).
+NOISE = ("💡 Tip:", "litlogger", "TPU available", "was configured so", "LeafSpec", "`list` across ranks is zero",
+         "The anonymous setting has no effect")
 
-    transformers.utils.logging.disable_progress_bar()
-    for name in ("transformers", "datasets", "urllib3", "httpx", "huggingface_hub"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+QUIET_LOGGERS = ("transformers", "datasets", "urllib3", "httpx", "huggingface_hub", "filelock", "fsspec", "bm25s",
+                 "ir_datasets", "numba", "matplotlib", "sentence_transformers", "torch")
+#: Of those, the ones whose warnings are retries and notices that crossrank reports itself, once.
+ERRORS_ONLY = ("transformers", "huggingface_hub", "urllib3", "httpx")
+
+
+class _DropNoise(logging.Filter):
+    """Drops :data:`NOISE`, and anything below WARNING from the libraries in :data:`QUIET_LOGGERS`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and record.name.split(".")[0] in QUIET_LOGGERS:
+            return False
+        message = record.getMessage()
+        return not any(n in message for n in NOISE)
+
+
+def quiet_environment() -> None:
+    """Before heavy imports: no library progress bars or banners; W&B speaks through crossrank."""
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR if name in ERRORS_ONLY else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropNoise())
+    for pattern in NOISE:
+        warnings.filterwarnings("ignore", message=f".*{pattern}.*")
+
+
+def quiet_lightning() -> None:
+    """Lightning logs through the root logger (once, in Hydra's format) instead of its own handler."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
     try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def output_dir(cfg: DictConfig) -> Path | None:
+    """The run dir, when the config can say it (inside a Hydra run)."""
+    try:
+        return Path(cfg.paths.output_dir)
+    except Exception:  # noqa: BLE001 - no Hydra runtime (e.g. a bare compose)
+        return None
+
+
+def fail(message: str, out: Path | None) -> None:
+    """Print ``error: message`` on its own line, log it to the run's log file, mark the run dir FAILED."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()  # so the error never lands on the tail of a progress bar
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    record = logging.LogRecord("crossrank", logging.ERROR, __file__, 0, f"error: {message}", None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    if out is not None and out.is_dir():
+        (out / FAILED).write_text(f"error: {message}\n", encoding="utf-8")
+
+
+def user_error(e: BaseException) -> str | None:
+    """The one-line message of an error that is the user's to fix, else None."""
+    if isinstance(e, InstantiationException) and isinstance(e.__cause__, CrossrankError):
+        e = e.__cause__
+    if isinstance(e, CrossrankError):
+        return str(e)
+    if isinstance(e, MissingMandatoryValue):
+        return f"config key {e.full_key} must be set (e.g. {e.full_key}=...)"
+    return None
+
+
+def run(task: str, cfg: DictConfig) -> Any:
+    """Check ``cfg`` without heavy imports, then run ``train`` or ``evaluate``; user errors exit 2."""
+    out = output_dir(cfg)
+    if out is not None:
+        (out / FAILED).unlink(missing_ok=True)
+    quiet_environment()
+    try:
+        from crossrank import preflight
+
+        if task == "train":
+            preflight.check_train(cfg)
+            from crossrank.training import train as fn
+        else:
+            preflight.check_evaluate(cfg)
+            from crossrank.evaluation.run import evaluate as fn
+        quiet_lightning()
         return fn(cfg)
-    except CrossrankError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except InstantiationException as e:  # hydra wraps what a _target_ raised
-        if isinstance(e.__cause__, CrossrankError):
-            print(f"error: {e.__cause__}", file=sys.stderr)
+    except BaseException as e:
+        message = user_error(e)
+        if message is not None:
+            fail(message, out)
             sys.exit(2)
+        if out is not None and out.is_dir() and not isinstance(e, SystemExit):
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            (out / FAILED).write_text(f"{type(e).__name__}: {reason}\n", encoding="utf-8")
         raise
-    except MissingMandatoryValue as e:
-        print(f"error: config key {e.full_key} must be set (e.g. {e.full_key}=...)", file=sys.stderr)
-        sys.exit(2)

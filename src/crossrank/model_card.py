@@ -28,13 +28,20 @@ def _stats_cell(stats: Mapping[str, float], unit: str) -> str:
 
 def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, loss_params: Mapping[str, Any],
            hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
-           evaluation: Mapping[str, Any] | None = None, max_length: int = 512) -> str:
-    """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results."""
+           evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
+           base_model_note: str | None = None) -> str:
+    """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results.
+
+    ``base_model`` goes into the Hub metadata only when it is a Hub id; ``base_model_note`` says in prose
+    where the weights really came from (e.g. an offline package)."""
+    from crossrank.hub import is_hub_id
+
     non_default = {k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v}
+    shown = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{base_model}`"
     lines = [
         "---",
         "tags:\n- cross-encoder\n- reranker\n- crossrank",
-        f"base_model: {base_model}",
+        *([f"base_model: {base_model}"] if is_hub_id(base_model) else []),
         "pipeline_tag: text-ranking",
         "library_name: sentence-transformers",
         "---",
@@ -46,7 +53,9 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         "sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation).",
         "",
         "## Model Details",
-        f"- **Base model:** {base_model}",
+        f"- **Base model:** {shown}" + (f". {base_model_note}" if base_model_note else ""),
+        *([f"- **Training dataset:** `{dataset['name']}` ({dataset['origin']})"] if dataset and "name" in dataset
+          else []),
         f"- **Maximum Sequence Length:** {max_length} tokens",
         "- **Number of Output Labels:** 1 label",
         "",
@@ -66,6 +75,8 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         "### Training Dataset",
     ]
     if dataset:
+        if "name" in dataset:
+            lines.append(f"* Dataset: `{dataset['name']}`, from {dataset['origin']}")
         lines += [
             f"* Size: {dataset['size']:,} training samples ({dataset.get('positives', 0):,} positive)",
             "* Columns: " + ", ".join(f"<code>{c}</code>" for c in dataset["columns"]),

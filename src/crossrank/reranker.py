@@ -16,15 +16,17 @@ class Reranker:
 
     Args:
         name_or_path: an exported crossrank folder, any 1-logit HF cross-encoder folder, or a hub id.
-        max_length: tokens per pair (default: the tokenizer's, capped at 512).
+        max_length: tokens per pair (default: the folder's own limit, as ``CrossEncoder`` and
+            ``evaluate.py`` use).
         device: ``cpu``, ``cuda``... (default: cuda when available).
+
+    Raises:
+        crossrank.errors.ConfigError: no model at ``name_or_path``, or not a 1-logit cross-encoder.
     """
 
     def __init__(self, name_or_path: str, max_length: int | None = None, device: str | None = None) -> None:
-        self.scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=512, num_labels=None)
-        if max_length is None:
-            max_length = min(512, int(getattr(self.scorer.tokenizer, "model_max_length", 512) or 512))
-        self.scorer.max_length = max_length
+        self.scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=max_length, num_labels=None,
+                                                         what="Reranker: name_or_path")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.scorer.to(self.device).eval()
 

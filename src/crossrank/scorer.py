@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from crossrank.data.collate import encode_pairs, length_sorted
 from crossrank.errors import ConfigError, CrossrankError
+from crossrank.hub import check_model_path, load_failure, looks_local
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,24 @@ log = logging.getLogger(__name__)
 ST_CONFIG = {"activation_fn": "torch.nn.modules.linear.Identity"}
 
 
-def looks_local(name_or_path: str) -> bool:
-    """True when ``name_or_path`` is meant as a filesystem path rather than a hub id."""
-    return (os.path.isabs(name_or_path) or name_or_path.startswith((".", "~"))
-            or name_or_path.count("/") > 1 or os.path.exists(name_or_path))
+def model_limit(tokenizer, config) -> int:
+    """The longest input a model folder declares: its tokenizer's ``model_max_length`` where that is set,
+    capped by the position embeddings (transformers uses a huge sentinel for "not set"). This is the
+    length sentence-transformers' ``CrossEncoder`` truncates to."""
+    positions = int(getattr(config, "max_position_embeddings", 0) or 0) or 512
+    declared = getattr(tokenizer, "model_max_length", None) or positions
+    return int(min(declared, positions))
+
+
+def check_reranker_head(config, name_or_path: str, what: str) -> None:
+    """A checkpoint used as it is must be a sequence classifier with one logit."""
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise ConfigError(f"{what}: {name_or_path} holds a bare encoder ({', '.join(architectures)}) with no "
+                          "trained reranking head; give a trained cross-encoder (e.g. train.py's OUT/model)")
+    if getattr(config, "num_labels", None) != 1:
+        raise ConfigError(f"{what}: {name_or_path} has num_labels={config.num_labels}; a reranker needs a "
+                          "1-logit classifier")
 
 
 class CrossEncoderScorer(nn.Module):
@@ -37,44 +51,53 @@ class CrossEncoderScorer(nn.Module):
     Args:
         model: an ``AutoModelForSequenceClassification`` with ``num_labels == 1``.
         tokenizer: its tokenizer.
-        max_length: tokens per pair; the passage is truncated first.
+        max_length: tokens per pair, the passage cut first (default: the model's own limit).
     """
 
-    def __init__(self, model: nn.Module, tokenizer, max_length: int = 512) -> None:
+    def __init__(self, model: nn.Module, tokenizer, max_length: int | None = None) -> None:
         super().__init__()
         num_labels = getattr(model.config, "num_labels", None)
         if num_labels != 1:
             raise CrossrankError(f"model has num_labels={num_labels}; a reranker needs a 1-logit classifier")
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.max_length = max_length or model_limit(tokenizer, model.config)
         self.label = getattr(model.config, "_name_or_path", "") or "model"
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, max_length: int = 512, num_labels: int | None = 1,
+    def from_pretrained(cls, name_or_path: str, max_length: int | None = None, num_labels: int | None = 1,
                         revision: str | None = None, dropout: float | None = None,
-                        label: str | None = None) -> CrossEncoderScorer:
-        """Load a folder or hub id. ``num_labels=1`` adds a fresh head to a bare encoder; ``None`` keeps
-        the checkpoint's head as it is (evaluation), which must then have one label. ``label`` names
-        the base model in model cards (default: ``name_or_path``)."""
+                        label: str | None = None, what: str = "model.name_or_path") -> CrossEncoderScorer:
+        """Load a folder or hub id.
+
+        ``num_labels=1`` adds a fresh head to a bare encoder (training); ``None`` keeps the checkpoint's
+        head as it is (evaluation), which must then be a 1-logit classifier. ``max_length=None`` takes the
+        folder's own limit (:func:`model_limit`), as ``CrossEncoder`` does; a value above the model's
+        position embeddings is an error. ``label`` names the base model in model cards (default:
+        ``name_or_path``); ``what`` names the setting in error messages.
+        """
         name_or_path = str(name_or_path)
+        check_model_path(name_or_path, what)
         if looks_local(name_or_path):
-            path = Path(name_or_path).expanduser()
-            if not (path / "config.json").is_file():
-                raise ConfigError(f"model.name_or_path: {name_or_path} is not a model folder (no config.json)")
-            name_or_path = str(path)
+            name_or_path = str(Path(name_or_path).expanduser())
+        length_key = what.removesuffix("name_or_path") + "max_length"
         try:
             config = AutoConfig.from_pretrained(name_or_path, revision=revision)
-            if num_labels is not None:
+            if num_labels is None:
+                check_reranker_head(config, name_or_path, what)
+            else:
                 config.num_labels = num_labels
             if dropout is not None and hasattr(config, "hidden_dropout_prob"):
                 config.hidden_dropout_prob = dropout
+            positions = int(getattr(config, "max_position_embeddings", 0) or 0)
+            if max_length is not None and positions and max_length > positions:
+                raise ConfigError(f"{length_key}: {max_length} is more than {name_or_path} can read "
+                                  f"({positions} positions)")
             model = AutoModelForSequenceClassification.from_pretrained(name_or_path, config=config,
                                                                        revision=revision)
             tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
         except OSError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {first}") from None
+            raise ConfigError(load_failure(name_or_path, e, what)) from None
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
         return scorer

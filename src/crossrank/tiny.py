@@ -6,12 +6,12 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from crossrank.hub import packaged_minilm
+
 
 def make_tiny_model(out_dir: str | Path, seed: int = 0) -> Path:
     """Write a 2-layer, 32-wide BERT with a 1-logit head to ``out_dir`` (reused when present)."""
     import torch
-
-    from crossrank.tracking import packaged_minilm
 
     out = Path(out_dir)
     if (out / "config.json").exists() and (out / "model.safetensors").exists():

@@ -11,10 +11,12 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from crossrank.checkpoints import prune
 from crossrank.data.datamodule import PairDataModule
-from crossrank.errors import ConfigError
-from crossrank.evaluation.stage import EvalSet, evaluate_set
+from crossrank.evaluation.spec import eval_sets
+from crossrank.evaluation.stage import evaluate_set
 from crossrank.export import export_model
+from crossrank.hub import origin_note
 from crossrank.model_card import render
 from crossrank.module import CrossEncoderModule
 from crossrank.scorer import CrossEncoderScorer
@@ -50,20 +52,6 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def eval_sets(cfg: DictConfig) -> list[EvalSet]:
-    """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
-    sets = {"eval": cfg.eval} if cfg.get("eval") else {}
-    sets.update({f"extra_eval.{k}": v for k, v in (cfg.get("extra_eval") or {}).items()})
-    out = []
-    for key, s in sets.items():
-        values = OmegaConf.to_container(s, resolve=True, throw_on_missing=True)
-        if "kind" not in values:
-            raise ConfigError(f"{key}: not an evaluation set (keys {sorted(values)}); pick one with eval=local, "
-                              "eval=trec_dl_2019, ... or eval=none")
-        out.append(EvalSet(**values))
-    return out
-
-
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],
                    model_id: str, step: int | None = None) -> dict[str, Any]:
     """Evaluate on every configured set; returns ``{set name: metrics.json content}``."""
@@ -77,20 +65,27 @@ def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, logge
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit, evaluate and export as ``cfg`` says; returns the evaluation results."""
+    """Fit, evaluate and export as ``cfg`` says; returns the evaluation results.
+
+    The data is read and checked before the model is loaded, so bad input fails in seconds.
+    """
     out = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
-    scorer: CrossEncoderScorer = hydra.utils.instantiate(cfg.model)
-    datamodule: PairDataModule = hydra.utils.instantiate(cfg.data, tokenizer=scorer.tokenizer)
-    datamodule.build()  # reads and validates the data before training starts
+    datamodule: PairDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule.build()  # reads and validates the data before the model is loaded
     eval_sets(cfg)  # fail on a bad eval config before training, not after
+    scorer: CrossEncoderScorer = hydra.utils.instantiate(cfg.model)
+    datamodule.tokenizer = scorer.tokenizer
     module = CrossEncoderModule(scorer=scorer, loss=hydra.utils.instantiate(cfg.loss),
                                 optimizer=hydra.utils.instantiate(cfg.optimizer),
                                 scheduler=hydra.utils.instantiate(cfg.scheduler),
-                                val_relevance_level=cfg.data.pairs.min_relevance)
-    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+                                val_relevance_level=datamodule.spec.min_relevance)
+    callbacks = [c for c in (hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c) if c]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    extra: dict[str, Any] = {}
+    if not datamodule.has_validation():
+        extra["limit_val_batches"] = 0  # nothing to validate on: no empty validation loop
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **extra)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
@@ -104,12 +99,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
     results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out),
-                                                       step=trainer.global_step) if trainer.is_global_zero else {}
+                             step=trainer.global_step) if trainer.is_global_zero else {}
     if cfg.get("export", True) and trainer.is_global_zero:
         card = render(scorer.label, datamodule.describe(), "BinaryCrossEntropyLoss"
                       if "BCELoss" in cfg.loss._target_ else cfg.loss._target_, module.loss.citation_params()
                       if hasattr(module.loss, "citation_params") else {}, hyperparameters(cfg), HF_DEFAULTS,
-                      module.loss_history, results, cfg.model.max_length)
+                      module.loss_history, results, scorer.max_length,
+                      base_model_note=origin_note(str(cfg.model.name_or_path)))
         path = export_model(scorer, out / "model", card)
         print(f"\nexported the model to {path}")
+    if not cfg.get("keep_checkpoints", True) and trainer.is_global_zero:
+        freed = prune(out / "checkpoints")
+        if freed:
+            log.info("removed the training checkpoints (%.0f MB; keep_checkpoints=false)", freed / 2**20)
     return results

@@ -102,3 +102,24 @@ def test_ir_dataset_without_scoreddocs_uses_bm25(irdata_norun: Path) -> None:
     ird = IRDatasetsSource(register_local_ir_dataset("crossrank-test/norun", irdata_norun))
     assert not ird.has_run()
     assert first_stage(ird, None, depth=5) == first_stage(LocalSource(str(irdata_norun)), None, depth=5)
+
+
+def test_failed_download_is_one_line(tmp_path: Path) -> None:
+    """[G] 5: a dataset whose files cannot be fetched names what, from where, and the offline way."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TsvQueries
+    from ir_datasets.util import Cache, RequestsDownload
+
+    name = "crossrank-test/unreachable"
+    if name not in ir_datasets.registry:
+        url = "http://127.0.0.1:9/queries.tsv"  # nothing listens on the discard port
+        ir_datasets.registry.register(name, Dataset(TsvQueries(
+            Cache(RequestsDownload(url, tries=1), tmp_path / "queries.tsv"), namespace=name, lang="en")))
+    with pytest.raises(DataError) as err:
+        IRDatasetsSource(name).queries()
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("ir_datasets: cannot download the queries of crossrank-test/unreachable from "
+                              "http://127.0.0.1:9/queries.tsv (Connection refused)")
+    assert "data=local data.path=DIR" in message

@@ -11,7 +11,8 @@ from conftest import require_shared
 
 from crossrank.data.sources import read_qrels, read_trec_run
 from crossrank.errors import ConfigError
-from crossrank.evaluation.metrics import canonical_run, evaluate_run, metric_names, rows_to_run
+from crossrank.evaluation.metrics import canonical_run, evaluate_run, rows_to_run
+from crossrank.evaluation.spec import metric_names
 
 TREC = {"mrr@10": "recip_rank", "ndcg@10": "ndcg_cut_10", "recall@100": "recall_100",
         "recall@1000": "recall_1000", "map": "map"}

@@ -12,7 +12,8 @@ from data.test_sources import register_local_ir_dataset
 
 from crossrank.errors import DataError
 from crossrank.evaluation import rerank as rerank_mod
-from crossrank.evaluation.stage import EvalSet, evaluate_set
+from crossrank.evaluation.spec import EvalSet
+from crossrank.evaluation.stage import evaluate_set
 from crossrank.scorer import CrossEncoderScorer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,13 +104,14 @@ def test_evaluate_py(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> 
     metrics = json.loads((out / "eval" / "irdata" / "metrics.json").read_text())
     assert metrics["n_pairs"] == 30 and "ndcg@10" in metrics["reranked"]
     assert "first_stage" in proc.stdout and "reranked" in proc.stdout
+    assert f"results in {out / 'eval'}: irdata/metrics.json" in proc.stdout  # [G] 6: where the outputs are
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["model.name_or_path=/no/such/model", "eval.path=IRDATA"],
-         "error: model.name_or_path: /no/such/model is not a model folder"),
+         "error: model.name_or_path: /no/such/model does not exist"),
         (["model.name_or_path=TINY", "eval.path=IRDATA", "eval.metrics=[ndgc@10]"],
          "error: eval.metrics: unknown metric 'ndgc@10'"),
         (["model.name_or_path=TINY", "eval.path=/no/such/dir"], "error: /no/such/dir: data directory not found"),
@@ -145,3 +147,55 @@ def test_shards_of_another_model_are_not_reused(scorer, irdata_dir: Path, tmp_pa
     again = evaluate_set(scorer, spec, tmp_path, model_id="model-a", progress=False)
     other = evaluate_set(scorer, spec, tmp_path, model_id="model-b", progress=False)
     assert first["scored_pairs"] == 30 and again["scored_pairs"] == 0 and other["scored_pairs"] == 30
+
+
+def _no_nan(token: str) -> float:
+    raise ValueError(f"non-standard JSON constant {token}")
+
+
+def test_metrics_json_is_strict_json(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    """[G] 3: values that do not exist are null, never a bare NaN that strict parsers reject."""
+    # depth 1: the reranked run equals the first stage, so the paired test has no p-value
+    spec = EvalSet(name="one", path=str(irdata_dir), depth=1, relevance_level=2)
+    evaluate_set(scorer, spec, tmp_path, progress=False)
+    resumed = evaluate_set(scorer, spec, tmp_path, progress=False)  # every shard reused: no pairs/s to report
+    assert resumed["scored_pairs"] == 0
+    out = tmp_path / "eval" / "one"
+    for name in ("metrics.json", "report.json"):
+        json.loads((out / name).read_text(), parse_constant=_no_nan)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["pairs_per_second"] is None
+    assert saved["significance"]["ndcg@10"] is None
+
+
+@pytest.mark.parametrize(("file", "content", "message"), [
+    ("run.tsv", "", "run.tsv: the run is empty"),
+    ("qrels.tsv", "q0 0 p0_0\n", "qrels.tsv:1: expected 4 columns"),
+])
+def test_bad_input_leaves_no_eval_folder(file: str, content: str, message: str, tiny_model_dir: Path,
+                                         irdata_dir: Path, tmp_path: Path) -> None:
+    """[G] 6: input that fails validation leaves no shards, meta.json or empty eval/<set>/ behind."""
+    (irdata_dir / file).write_text(content)
+    out = tmp_path / "o"
+    proc = run_cli("evaluate.py", f"model.name_or_path={tiny_model_dir}", f"eval.path={irdata_dir}",
+                   f"hydra.run.dir={out}", "progress=false")
+    assert proc.returncode == 2 and message in proc.stderr
+    assert not (out / "eval").exists()
+    assert message in (out / "FAILED").read_text() and message in (out / "evaluate.log").read_text()
+
+
+def test_error_mid_rerank_is_not_glued_to_the_progress_bar(tiny_model_dir: Path, irdata_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """[G] 6: an error found while the progress bar runs starts its own line."""
+    lines = (irdata_dir / "run.tsv").read_text().splitlines()
+    qid, q0, _, rank, score, tag = lines[20].split("\t")
+    lines[20] = "\t".join([qid, q0, "ghost", rank, score, tag])
+    (irdata_dir / "run.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o"
+    proc = run_cli("evaluate.py", f"model.name_or_path={tiny_model_dir}", f"eval.path={irdata_dir}",
+                   "eval.shard_size=8", f"hydra.run.dir={out}", "progress=true")
+    assert proc.returncode == 2
+    assert "pair/s" in proc.stderr  # the bar was drawn
+    errors = [line for line in proc.stderr.split("\n") if "error:" in line]
+    assert errors == [f"error: {irdata_dir / 'run.tsv'}:21: pid 'ghost' is not in the collection"], errors
+    assert not list(out.rglob("metrics.json"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from crossrank.data.collate import PairCollator, length_sorted
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
 from crossrank.data.sources import LocalSource, Qrels, Source, load_source
 from crossrank.errors import DataError
+from crossrank.evaluation.spec import graded_level_warning
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class PairDataModule(L.LightningDataModule):
                                  "bm25": self.bm25, "val_source": self.val_source_cfg, "version": 2}
         if isinstance(source, LocalSource):
             stamp["files"] = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-                              for p in sorted(source.root.glob("*.tsv"))}
+                              for p in sorted([*source.root.glob("*.tsv"), *source.root.glob("dataset.yaml")])}
         return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def build(self) -> None:
@@ -93,6 +94,10 @@ class PairDataModule(L.LightningDataModule):
         if self.train_dataset is not None:
             return
         source = self.source()
+        if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
+            self.spec = replace(self.spec, min_relevance=int(source.declared().get("relevance_level") or 1))
+        graded_level_warning(source.qrels(), self.spec.min_relevance, f"data {source.name}",
+                             "data.pairs.min_relevance=2")
         cached = self.cache_dir / self.cache_key(source) if self.cache_dir else None
         if cached is not None and (cached / "done").exists():
             log.info("loading cached pairs from %s", cached)
@@ -156,6 +161,10 @@ class PairDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.build()
 
+    def has_validation(self) -> bool:
+        """True when there are validation candidates and judgments to compute metrics on."""
+        return bool(self.val_dataset is not None and len(self.val_dataset) and self.val_qrels)
+
     # -- loaders ----------------------------------------------------------------------------
     def collator(self) -> PairCollator:
         if self.tokenizer is None:
@@ -180,7 +189,11 @@ class PairDataModule(L.LightningDataModule):
         assert self.train_dataset is not None
         labels = self.train_dataset["label"]
         head = self.train_dataset.select(range(min(1000, len(self.train_dataset))))
+        cfg = self.source_cfg
+        origin = (f"ir_datasets `{cfg['dataset_id']}`" if cfg["kind"] == "ir_datasets"
+                  else f"local folder `{cfg['path']}`")
         return {
+            "name": cfg["name"] or (cfg["dataset_id"] or Path(str(cfg["path"])).name), "origin": origin,
             "size": len(self.train_dataset),
             "columns": ["query", "passage", "label"],
             "label_min": min(labels), "label_mean": sum(labels) / len(labels), "label_max": max(labels),

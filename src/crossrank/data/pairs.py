@@ -20,7 +20,7 @@ class PairSpec:
     num_queries: int | None = None  # training queries to sample; None = every query with a positive
     positives_per_query: int | None = 1  # None = every judged positive
     negatives_per_query: int | None = 30  # None = every candidate that is not a positive
-    min_relevance: int = 1  # qrels relevance >= this is a positive
+    min_relevance: int | None = 1  # qrels relevance >= this is a positive (None: the folder's dataset.yaml, else 1)
     candidate_depth: int | None = 1000  # negatives come from the first stage's top-k
     val_queries: int = 0  # queries held out of training for validation
     seed: int = 42

@@ -7,6 +7,7 @@ as ``file:line: what is wrong``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from crossrank.errors import DataError
 log = logging.getLogger(__name__)
 
 Qrels = dict[str, dict[str, int]]
+_ANNOUNCED: set[Path] = set()  # folders whose judged-but-textless pairs were already reported
 RunRow = tuple[str, str, float]  # (qid, pid, score)
 
 
@@ -37,6 +39,12 @@ class Source(Protocol):
     def passages(self, pids: Iterable[str]) -> dict[str, str]: ...
 
     def iter_passages(self) -> Iterator[tuple[str, str]]: ...
+
+    def declared(self) -> dict[str, object]: ...
+
+
+#: Keys a local folder may declare in its ``dataset.yaml``.
+DECLARABLE = {"relevance_level": "binary metrics and training positives count relevance >= this (TREC DL: 2)"}
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -150,6 +158,10 @@ class LocalSource:
             self._queries = read_id_text_tsv(self.root / "queries.tsv")
         return self._queries
 
+    def declared(self) -> dict[str, object]:
+        """What ``dataset.yaml`` beside the TSVs says of the set (e.g. ``relevance_level: 2``); {} without one."""
+        return read_declaration(self.root / "dataset.yaml")
+
     def collection(self) -> dict[str, str]:
         if self._collection is None:
             self._collection = read_id_text_tsv(self.root / "collection.tsv")
@@ -160,7 +172,8 @@ class LocalSource:
             self._qrels = read_qrels(self.root / "qrels.tsv", self.queries())
             collection = self.collection()
             missing = sum(pid not in collection for j in self._qrels.values() for pid in j)
-            if missing:
+            if missing and self.root not in _ANNOUNCED:
+                _ANNOUNCED.add(self.root)
                 log.info("%s: %d judged pairs have no passage text (kept for metrics)", self.name, missing)
         return self._qrels
 
@@ -206,22 +219,28 @@ class IRDatasetsSource:
     def __post_init__(self) -> None:
         import ir_datasets
 
+        _quiet_ir_datasets()
         try:
             self.dataset = ir_datasets.load(self.dataset_id)
         except KeyError:
             raise DataError(f"ir_datasets: unknown dataset id {self.dataset_id!r}") from None
         self.name = self.name or self.dataset_id.replace("/", "_")
 
+    def declared(self) -> dict[str, object]:
+        return {}
+
     def queries(self) -> dict[str, str]:
         if self._queries is None:
-            self._queries = {q.query_id: _query_text(q) for q in self.dataset.queries_iter()}
+            with fetching(self.dataset_id, "queries"):
+                self._queries = {q.query_id: _query_text(q) for q in self.dataset.queries_iter()}
         return self._queries
 
     def qrels(self) -> Qrels:
         if self._qrels is None:
             qrels: Qrels = {}
-            for r in self.dataset.qrels_iter():
-                qrels.setdefault(r.query_id, {})[r.doc_id] = int(r.relevance)
+            with fetching(self.dataset_id, "qrels"):
+                for r in self.dataset.qrels_iter():
+                    qrels.setdefault(r.query_id, {})[r.doc_id] = int(r.relevance)
             self._qrels = qrels
         return self._qrels
 
@@ -233,15 +252,98 @@ class IRDatasetsSource:
             return read_trec_run(Path(self.run_path), self.queries())
         if not self.dataset.has_scoreddocs():
             raise DataError(f"ir_datasets: {self.dataset_id} has no scoreddocs; give a run file")
-        return ((s.query_id, s.doc_id, float(s.score)) for s in self.dataset.scoreddocs_iter())
+        return self._scoreddocs()
+
+    def _scoreddocs(self) -> Iterator[RunRow]:
+        with fetching(self.dataset_id, "scoreddocs"):
+            for s in self.dataset.scoreddocs_iter():
+                yield s.query_id, s.doc_id, float(s.score)
 
     def passages(self, pids: Iterable[str]) -> dict[str, str]:
-        store = self.dataset.docs_store()
-        docs = store.get_many(list(pids))
+        with fetching(self.dataset_id, "docs"):
+            docs = self.dataset.docs_store().get_many(list(pids))
         return {pid: _doc_text(doc) for pid, doc in docs.items()}
 
     def iter_passages(self) -> Iterator[tuple[str, str]]:
-        return ((d.doc_id, _doc_text(d)) for d in self.dataset.docs_iter())
+        with fetching(self.dataset_id, "docs"):
+            for d in self.dataset.docs_iter():
+                yield d.doc_id, _doc_text(d)
+
+
+class _DropDownloadRetries(logging.Filter):
+    """ir_datasets logs every failed download try; crossrank reports the failure once, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("download error", "Download failed", "[error]"))
+
+
+def _quiet_ir_datasets() -> None:
+    """Give ir_datasets' own loggers (created lazily, not propagating) the retry filter."""
+    import ir_datasets.log
+
+    original = ir_datasets.log.Logger.logger
+    if getattr(original, "crossrank_quiet", False):
+        return
+
+    def logger(self: ir_datasets.log.Logger) -> logging.Logger:
+        result = original(self)
+        if not any(isinstance(f, _DropDownloadRetries) for f in result.filters):
+            result.addFilter(_DropDownloadRetries())
+        return result
+
+    logger.crossrank_quiet = True  # type: ignore[attr-defined]
+    ir_datasets.log.Logger.logger = logger  # type: ignore[method-assign]
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a network error, e.g. ``Connection refused`` or ``Name or service not known``."""
+    import re
+
+    text = str(error)
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found[-1].strip()
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first if len(first) <= 200 else first[:200] + "..."
+
+
+@contextlib.contextmanager
+def fetching(dataset_id: str, what: str) -> Iterator[None]:
+    """Turn a failed ir_datasets download into one line: what, from where, and the offline way."""
+    import socket
+    import urllib.error
+
+    import requests
+
+    try:
+        yield
+    except (requests.RequestException, urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror) as e:
+        url = getattr(getattr(e, "request", None), "url", None) or ""
+        where = f" from {url}" if url else ""
+        raise DataError(f"ir_datasets: cannot download the {what} of {dataset_id}{where} ({_reason(e)}); offline, use "
+                        "a local copy in the irdata format: data=local data.path=DIR or eval=local eval.path=DIR"
+                        ) from None
+
+
+def read_declaration(path: Path) -> dict[str, object]:
+    """Read a folder's ``dataset.yaml`` ({} when absent); unknown keys and bad values name the file."""
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise DataError(f"{path}: expected a mapping such as 'relevance_level: 2'")
+    for key, value in values.items():
+        if key not in DECLARABLE:
+            raise DataError(f"{path}: unknown key {key!r} (known: {', '.join(DECLARABLE)})")
+        if key == "relevance_level" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise DataError(f"{path}: relevance_level must be an integer >= 1, not {value!r}")
+    return values
 
 
 def _query_text(query: object) -> str:

@@ -11,35 +11,21 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 
+from numba.core.errors import NumbaTypeSafetyWarning
 from ranx import Qrels as RanxQrels
 from ranx import Run as RanxRun
 from ranx import evaluate
 
 from crossrank.data.candidates import order_key
-from crossrank.errors import ConfigError
+from crossrank.evaluation.spec import metric_names
+
+# ranx's compiled metrics cast qrels ids internally; nothing a user can act on
+warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
 
 RunDict = dict[str, dict[str, float]]
-
-#: The metrics of a paper table, before relevance-level suffixes.
-BASE_METRICS = ("mrr@10", "ndcg@10", "recall@100", "recall@1000", "map")
-_BINARY = ("mrr", "map", "recall", "precision", "hit_rate", "hits", "r-precision", "f1", "bpref")
-_KNOWN = _BINARY + ("ndcg", "ndcg_burges", "dcg", "dcg_burges")
-
-
-def metric_names(depth: int | None, relevance_level: int = 1, base: Iterable[str] = BASE_METRICS) -> list[str]:
-    """ranx names for ``base``: recall@k dropped where ``depth < k``; ``-lN`` added to binary metrics."""
-    names = []
-    for m in base:
-        kind, _, k = m.partition("@")
-        if kind not in _KNOWN:
-            raise ConfigError(f"eval.metrics: unknown metric {m!r} (known: {', '.join(_KNOWN)})")
-        if kind == "recall" and k and depth is not None and depth < int(k):
-            continue
-        names.append(f"{m}-l{relevance_level}" if kind in _BINARY and relevance_level > 1 else m)
-    return names
-
 
 def canonical_run(run: Mapping[str, Mapping[str, float]]) -> RunDict:
     """The same ranking with ties broken by pid descending, re-scored as n, n-1, ... 1 per query."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from ranx import compare
 
 from crossrank.evaluation.metrics import to_ranx
+from crossrank.files import write_text
 
 
 def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapping[str, Mapping[str, float]]],
@@ -25,12 +26,15 @@ def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapp
     return out
 
 
-def to_markdown(report: dict, title: str = "") -> str:
-    """A markdown table: one row per run; a marker ``ᵃ`` etc. names the runs it beats with p < max_p."""
+def to_markdown(report: dict, title: str = "", notes: list[str] | None = None) -> str:
+    """A markdown table: one row per run; a marker ``ᵃ`` etc. names the runs it beats with p < max_p.
+    ``notes`` (how the numbers were made) go between the title and the table."""
     names: list[str] = report["model_names"]
     metrics: list[str] = report["metrics"]
     letters = "abcdefghijklmnopqrstuvwxyz"
     lines = [f"### {title}", ""] if title else []
+    for note in notes or []:
+        lines += [note, ""]
     lines.append("| # | run | " + " | ".join(metrics) + " |")
     lines.append("|---|---|" + "---:|" * len(metrics))
     for i, name in enumerate(names):
@@ -59,10 +63,9 @@ def to_text(report: dict) -> str:
 
 
 def write_per_query(path: Path, per_query: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
-    """TSV ``run metric qid value`` for every run, metric and query."""
-    with path.open("w", encoding="utf-8") as f:
-        f.write("run\tmetric\tqid\tvalue\n")
-        for run, metrics in per_query.items():
-            for metric, values in metrics.items():
-                for qid in sorted(values):
-                    f.write(f"{run}\t{metric}\t{qid}\t{values[qid]:.6f}\n")
+    """TSV ``run metric qid value`` for every run, metric and query (written atomically)."""
+    lines = ["run\tmetric\tqid\tvalue\n"]
+    for run, metrics in per_query.items():
+        for metric, values in metrics.items():
+            lines += [f"{run}\t{metric}\t{qid}\t{values[qid]:.6f}\n" for qid in sorted(values)]
+    write_text(path, "".join(lines))

@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from crossrank.data.collate import length_sorted
 from crossrank.data.sources import RunRow, Source
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict
+from crossrank.files import write_text
 from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class RerankResult:
 
     @property
     def pairs_per_second(self) -> float:
-        return self.scored_pairs / self.seconds if self.seconds > 0 else float("nan")
+        return self.scored_pairs / self.seconds if self.scored_pairs and self.seconds > 0 else float("nan")
 
 
 def cut_per_query(rows: Iterator[RunRow], depth: int | None, name: str = "run") -> Iterator[RunRow]:
@@ -83,39 +83,35 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
             log.info("%s: scores in %s are from another model or setting; starting afresh", source.name, shards)
             for f in shards.glob("shard-*.tsv"):
                 f.unlink()
-        meta_path.write_text(json.dumps(meta))
+        write_text(meta_path, json.dumps(meta))
     if barrier is not None:
         barrier()  # no worker writes a shard before stale ones are gone
 
     queries = source.queries()
     start = time.perf_counter()
     scored = 0
-    bar = tqdm(desc=f"rerank {source.name}", unit="pair", disable=not progress or rank != 0, smoothing=0.1)
     stream = cut_per_query(rows, depth, source.name)
-    for i in itertools.count():
-        chunk = list(itertools.islice(stream, shard_size))
-        if not chunk:
-            break
-        path = shards / f"shard-{i:05d}.tsv"
-        if i % world_size != rank or path.exists():
-            bar.update(len(chunk))
-            continue
-        texts = source.passages({pid for _, pid, _ in chunk})
-        missing = [pid for _, pid, _ in chunk if pid not in texts]
-        if missing:
-            raise DataError(f"{source.name}: the run names pid {missing[0]!r}, which has no passage text")
-        unknown = [qid for qid, _, _ in chunk if qid not in queries]
-        if unknown:
-            raise DataError(f"{source.name}: the run names qid {unknown[0]!r}, which is not a query")
-        scores = _score_with_bar(scorer, [queries[q] for q, _, _ in chunk], [texts[p] for _, p, _ in chunk],
-                                 batch_size, bar)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for (qid, pid, first), s in zip(chunk, scores):
-                f.write(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n")
-        os.replace(tmp, path)
-        scored += len(chunk)
-    bar.close()
+    with tqdm(desc=f"rerank {source.name}", unit="pair", disable=not progress or rank != 0, smoothing=0.1) as bar:
+        for i in itertools.count():
+            chunk = list(itertools.islice(stream, shard_size))
+            if not chunk:
+                break
+            path = shards / f"shard-{i:05d}.tsv"
+            if i % world_size != rank or path.exists():
+                bar.update(len(chunk))
+                continue
+            texts = source.passages({pid for _, pid, _ in chunk})
+            missing = [pid for _, pid, _ in chunk if pid not in texts]
+            if missing:
+                raise DataError(f"{source.name}: the run names pid {missing[0]!r}, which has no passage text")
+            unknown = [qid for qid, _, _ in chunk if qid not in queries]
+            if unknown:
+                raise DataError(f"{source.name}: the run names qid {unknown[0]!r}, which is not a query")
+            scores = _score_with_bar(scorer, [queries[q] for q, _, _ in chunk], [texts[p] for _, p, _ in chunk],
+                                     batch_size, bar)
+            write_text(path, "".join(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n"
+                                     for (qid, pid, first), s in zip(chunk, scores)))
+            scored += len(chunk)
     seconds = time.perf_counter() - start
     if barrier is not None:
         barrier()

@@ -3,22 +3,26 @@ several with Lightning Fabric), log the results."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
-from crossrank.evaluation.stage import EvalSet, evaluate_set
+from crossrank.evaluation.spec import EvalSet, eval_sets
+from crossrank.evaluation.stage import evaluate_set
 from crossrank.scorer import CrossEncoderScorer
 from crossrank.tracking import log_evaluation
-from crossrank.training import eval_sets
+
+log = logging.getLogger(__name__)
 
 
-def _score_sets(fabric: Any, model: str, max_length: int, sets: list[EvalSet], out: str,
+def _score_sets(fabric: Any, model: str, max_length: int | None, sets: list[EvalSet], out: str,
                 progress: bool, scorer: CrossEncoderScorer | None = None) -> dict[str, Any]:
     """One worker: score its share of every set's shards; rank 0 merges and returns the metrics.
-    Spawned workers load the model themselves; a single process passes the one it loaded."""
+    Spawned workers load the model themselves; a single process passes the one it loaded. ``max_length``
+    None is the model folder's own limit."""
     if scorer is None:
         scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None)
     scorer.to(fabric.device).eval()
@@ -46,6 +50,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             spec.batch_size = int(cfg.model.batch_size)
     model = str(cfg.model.name_or_path)
     scorer = CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None)
+    log.info("scoring with %s at max_length %d (%s)", model, scorer.max_length,
+             "set by model.max_length" if cfg.model.max_length else "the model folder's own limit")
     devices = cfg.model.get("devices") or 1
     accelerator = cfg.model.get("device") or "auto"
     fabric = Fabric(accelerator=accelerator, devices=devices,
@@ -59,4 +65,5 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     for name, result in results.items():
         log_evaluation(loggers, name, result, str(out / "eval" / name / "per_query.tsv"))
+    print(f"\nresults in {out / 'eval'}: " + ", ".join(f"{name}/metrics.json" for name in results))
     return results

