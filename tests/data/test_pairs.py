@@ -53,3 +53,14 @@ def test_validation_split_is_disjoint(irdata_dir: Path) -> None:
 def test_group_run_breaks_ties_like_trec_eval() -> None:
     grouped = group_run([("q", "a", 1.0), ("q", "b", 1.0), ("q", "c", 2.0)], depth=2)
     assert grouped == {"q": [("c", 2.0), ("b", 1.0)]}
+
+
+def test_negatives_come_from_the_candidate_depth_only() -> None:
+    """Candidate lists may be deeper than ``candidate_depth`` (validation needs ``val_depth``): negatives
+    are still drawn from the first ``candidate_depth`` only (a bug: they came from the whole list)."""
+    from crossrank.data.pairs import iter_pairs
+
+    candidates = {"q": [(f"p{i}", 10.0 - i) for i in range(10)]}
+    qrels = {"q": {"p0": 1}}
+    rows = list(iter_pairs(["q"], qrels, candidates, PairSpec(negatives_per_query=None, candidate_depth=3)))
+    assert [p for _, p, y in rows if y == 0] == ["p1", "p2"]

@@ -65,8 +65,8 @@ def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Candidates, spec
             continue
         if spec.positives_per_query is not None and len(pos) > spec.positives_per_query:
             pos = sorted(rng.sample(pos, spec.positives_per_query))
-        pool = [p for p, _ in candidates.get(qid, [])
-                if judged.get(p, 0) < spec.min_relevance and ok(p)]
+        ranked = candidates.get(qid, [])[: spec.candidate_depth]  # the lists may be deeper (validation)
+        pool = [p for p, _ in ranked if judged.get(p, 0) < spec.min_relevance and ok(p)]
         if spec.negatives_per_query is not None and len(pool) > spec.negatives_per_query:
             pool = rng.sample(pool, spec.negatives_per_query)
         for p in pos:
