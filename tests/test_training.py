@@ -43,7 +43,14 @@ def test_outputs_of_a_run(trained: tuple[Path, dict]) -> None:
     assert metrics["val/ndcg@10"].notna().sum() == 2  # validated after each of the 2 epochs
     # the fixture's run ranks the judged-relevant passage 2nd: first-stage validation MRR@10 is 1/2
     assert metrics["val/first_stage/mrr@10"].dropna().tolist() == [0.5, 0.5]
-    assert "lr-AdamW" in metrics.columns
+    # [D] history: learning rate, gradient norm and throughput beside the loss
+    for column in ("train/lr", "train/grad_norm", "train/samples_per_sec", "train/tokens_per_sec"):
+        assert metrics[column].notna().sum() >= 4, column
+    assert metrics["train/lr"].dropna().iloc[0] == pytest.approx(5e-5)
+    assert (out / "curves.png").stat().st_size > 10_000
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and info["wall_seconds"] > 0 and info["machine"]["cpus"]
+    assert info["wandb"]["mode"] == "offline" and info["wandb"]["dir"].startswith(str(out / "wandb"))
     assert list((out / "wandb").glob("offline-run-*"))
     result = json.loads((out / "eval" / "data" / "metrics.json").read_text())
     assert result == json.loads(json.dumps(results["data"]))

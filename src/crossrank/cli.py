@@ -115,12 +115,17 @@ def run(task: str, cfg: DictConfig) -> Any:
 
         if task == "train":
             preflight.check_train(cfg)
-            from crossrank.training import train as fn
-        else:
-            preflight.check_evaluate(cfg)
-            from crossrank.evaluation.run import evaluate as fn
+            from crossrank.training import sweep_objective, train
+
+            quiet_lightning()
+            results = train(cfg)
+            # a Hydra sweeper (Optuna) optimizes what the job returns
+            return sweep_objective(out) if cfg.get("optimized_metric") and out is not None else results
+        preflight.check_evaluate(cfg)
+        from crossrank.evaluation.run import evaluate
+
         quiet_lightning()
-        return fn(cfg)
+        return evaluate(cfg)
     except BaseException as e:
         message = user_error(e)
         if message is not None:

@@ -37,6 +37,8 @@ class CrossEncoderModule(L.LightningModule):
         self._loss_sum, self._loss_count = 0.0, 0
         self._val_rows: list[tuple[str, str, float, float]] = []
         self.val_qrels: dict[str, dict[str, int]] = {}
+        self.val_history: list[dict[str, float]] = []  # {"step", "epoch", "val/ndcg@10", ...} per validation
+        self.flops_per_batch = None  # read by Lightning's ThroughputMonitor; FLOPs are not counted
 
     def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.scorer(encoding)
@@ -55,6 +57,16 @@ class CrossEncoderModule(L.LightningModule):
         self._loss_count += 1
         return loss
 
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Log the learning rate of this step and the gradient norm before clipping (when logs are due)."""
+        if not self.trainer._logger_connector.should_update_logs:
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+        self.log("train/lr", float(optimizer.param_groups[0]["lr"]), on_step=True, on_epoch=False)
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         step = self.global_step
         if step and step % max(1, self.trainer.log_every_n_steps) == 0 and self._loss_count:
@@ -72,9 +84,11 @@ class CrossEncoderModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["crossrank_loss_history"] = self.loss_history
+        checkpoint["crossrank_val_history"] = self.val_history
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.loss_history = list(checkpoint.get("crossrank_loss_history", []))
+        self.val_history = list(checkpoint.get("crossrank_val_history", []))
 
     # -- validation: rerank held-out queries --------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -96,8 +110,12 @@ class CrossEncoderModule(L.LightningModule):
         if not rows or not self.val_qrels:
             return
         # reranker scores (column 2), and the first stage on the same candidates (column 3): the bar to clear
+        record: dict[str, float] = {"step": self.global_step, "epoch": self.current_epoch}
         for prefix, column in (("val", 2), ("val/first_stage", 3)):
             scored = [(r[0], r[1], r[column]) for r in rows]
             for name, value in validation_metrics(self.val_qrels, scored, self.val_relevance_level).items():
                 self.log(f"{prefix}/{name}", value, prog_bar=prefix == "val" and name == "ndcg@10", sync_dist=False)
+                record[f"{prefix}/{name}"] = value
+        if not self.trainer.sanity_checking:
+            self.val_history.append(record)
         self._val_rows = []

@@ -52,6 +52,38 @@ def check_eval_set(spec: EvalSet) -> None:
             raise DataError(f"eval.compare_runs.{name}: {path}: file not found")
 
 
+#: What every training run logs (CSV and W&B history).
+TRAIN_KEYS = ("train/loss_step", "train/loss_epoch", "train/lr", "train/grad_norm", "train/samples_per_sec",
+              "train/tokens_per_sec", "epoch", "trainer/global_step")
+VALIDATION_METRICS = ("ndcg@10", "mrr@10")
+
+
+def has_validation(cfg: DictConfig) -> bool:
+    """True when the run validates: held-out training queries or another set."""
+    data = cfg.get("data") or {}
+    return bool((data.get("pairs") or {}).get("val_queries") or data.get("val_source"))
+
+
+def logged_metrics(cfg: DictConfig, sets: list[EvalSet]) -> list[str]:
+    """The metric keys a training run with ``cfg`` logs: training, validation and every evaluation set's."""
+    keys = list(TRAIN_KEYS)
+    if has_validation(cfg):
+        keys += [f"{p}/{m}" for p in ("val", "val/first_stage") for m in VALIDATION_METRICS]
+    for spec in sets:
+        names = spec.metric_names(spec.source())
+        keys += [f"eval/{spec.name}/{run}/{m}" for run in ("first_stage", "reranked") for m in names]
+    return keys
+
+
+def check_metric(cfg: DictConfig, sets: list[EvalSet], name: str, key: str) -> None:
+    """``name`` must be a metric this run logs (an ``optimized_metric``, a sweep's ``metric.name``)."""
+    keys = logged_metrics(cfg, sets)
+    if name not in keys:
+        sweepable = [k for k in keys if k.startswith(("val/", "eval/"))]
+        hint = ", ".join(sweepable) if sweepable else "none: add validation with data.pairs.val_queries=N"
+        raise ConfigError(f"{key}: {name!r} is not logged by this run (it logs {hint})")
+
+
 def check_train(cfg: DictConfig) -> list[EvalSet]:
     """Everything ``train.py`` can check before loading a model; returns the evaluation sets."""
     check_model_path(str(_value(cfg, "model.name_or_path")), "model.name_or_path")
@@ -69,6 +101,8 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
     sets = eval_sets(cfg)
     for spec in sets:
         check_eval_set(spec)
+    if cfg.get("optimized_metric"):
+        check_metric(cfg, sets, str(cfg.optimized_metric), "optimized_metric")
     return sets
 
 

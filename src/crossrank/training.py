@@ -11,12 +11,16 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from crossrank import run_info
 from crossrank.checkpoints import prune
+from crossrank.curves import save_curves
 from crossrank.data.datamodule import PairDataModule
+from crossrank.errors import ConfigError
 from crossrank.evaluation.spec import eval_sets
 from crossrank.evaluation.stage import evaluate_set
 from crossrank.export import export_model
 from crossrank.hub import origin_note
+from crossrank.loggers import WandbLogger, wandb_line
 from crossrank.model_card import render
 from crossrank.module import CrossEncoderModule
 from crossrank.scorer import CrossEncoderScorer
@@ -64,12 +68,38 @@ def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, logge
     return results
 
 
+def objective(cfg: DictConfig, module: CrossEncoderModule, results: dict[str, Any]) -> float | None:
+    """The value of ``cfg.optimized_metric`` for a sweep: the best over validations for ``val/*`` (as the
+    best checkpoint is chosen), the final value for ``eval/<set>/<run>/<metric>``."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name.startswith("val/"):
+        values = [v[name] for v in module.val_history if name in v]
+        return max(values) if values else None
+    parts = name.split("/")
+    if len(parts) == 4 and parts[0] == "eval" and parts[1] in results:
+        return results[parts[1]].get(parts[2], {}).get(parts[3])
+    return None
+
+
+def _close_loggers(loggers: list[Any], ok: bool) -> dict[str, Any]:
+    """Finish W&B runs (one per job, also when the job failed); returns where the run is."""
+    info: dict[str, Any] = {}
+    for lg in loggers:
+        if isinstance(lg, WandbLogger):
+            info = lg.close(exit_code=0 if ok else 1) or info
+    return info
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, evaluate and export as ``cfg`` says; returns the evaluation results.
 
-    The data is read and checked before the model is loaded, so bad input fails in seconds.
+    The data is read and checked before the model is loaded, so bad input fails in seconds. ``OUT/run.json``
+    records the command, git state, machine, wall time, W&B run and the sweep objective.
     """
     out = Path(cfg.paths.output_dir)
+    info = run_info.start(out)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: PairDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.build()  # reads and validates the data before the model is loaded
@@ -86,30 +116,57 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if not datamodule.has_validation():
         extra["limit_val_batches"] = 0  # nothing to validate on: no empty validation loop
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **extra)
-    for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    ok, value, results = False, None, {}
+    try:
+        for lg in loggers:
+            lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "run": info})
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
-    ckpt = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
-    if ckpt is not None and ckpt.best_model_path:
-        log.info("loading the best checkpoint (%s = %s): %s", ckpt.monitor, ckpt.best_model_score,
-                 ckpt.best_model_path)
-        state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
-    scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
+        ckpt = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
+        if ckpt is not None and ckpt.best_model_path:
+            log.info("loading the best checkpoint (%s = %s): %s", ckpt.monitor, ckpt.best_model_score,
+                     ckpt.best_model_path)
+            state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+            module.load_state_dict(state)
+        scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
-    results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out),
-                             step=trainer.global_step) if trainer.is_global_zero else {}
-    if cfg.get("export", True) and trainer.is_global_zero:
-        card = render(scorer.label, datamodule.describe(), "BinaryCrossEntropyLoss"
-                      if "BCELoss" in cfg.loss._target_ else cfg.loss._target_, module.loss.citation_params()
-                      if hasattr(module.loss, "citation_params") else {}, hyperparameters(cfg), HF_DEFAULTS,
-                      module.loss_history, results, scorer.max_length,
-                      base_model_note=origin_note(str(cfg.model.name_or_path)))
-        path = export_model(scorer, out / "model", card)
-        print(f"\nexported the model to {path}")
-    if not cfg.get("keep_checkpoints", True) and trainer.is_global_zero:
-        freed = prune(out / "checkpoints")
-        if freed:
-            log.info("removed the training checkpoints (%.0f MB; keep_checkpoints=false)", freed / 2**20)
+        results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out),
+                                 step=trainer.global_step) if trainer.is_global_zero else {}
+        model_dir = None
+        if cfg.get("export", True) and trainer.is_global_zero:
+            card = render(scorer.label, datamodule.describe(), "BinaryCrossEntropyLoss"
+                          if "BCELoss" in cfg.loss._target_ else cfg.loss._target_, module.loss.citation_params()
+                          if hasattr(module.loss, "citation_params") else {}, hyperparameters(cfg), HF_DEFAULTS,
+                          module.loss_history, results, scorer.max_length,
+                          base_model_note=origin_note(str(cfg.model.name_or_path)))
+            model_dir = export_model(scorer, out / "model", card)
+            print(f"\nexported the model to {model_dir}")
+        value = objective(cfg, module, results)
+        if trainer.is_global_zero:
+            for lg in loggers:
+                if isinstance(lg, WandbLogger):
+                    lg.log_outputs(out, list(results), model_dir)
+            save_curves(out)
+        if not cfg.get("keep_checkpoints", True) and trainer.is_global_zero:
+            freed = prune(out / "checkpoints")
+            if freed:
+                log.info("removed the training checkpoints (%.0f MB; keep_checkpoints=false)", freed / 2**20)
+        ok = True
+    finally:
+        wandb_run = _close_loggers(loggers, ok)
+        if trainer.is_global_zero:
+            objective_info = {"metric": cfg.optimized_metric, "value": value} if cfg.get("optimized_metric") else None
+            run_info.finish(out, "finished" if ok else "failed", wandb=wandb_run or None, objective=objective_info)
+            if wandb_run:
+                print(wandb_line(wandb_run))
     return results
+
+
+def sweep_objective(out: Path) -> float:
+    """What ``train.py`` returns to a Hydra sweeper (Optuna): ``run.json``'s objective value."""
+    info = run_info.read(out)
+    value = (info.get("objective") or {}).get("value")
+    if value is None:
+        metric = (info.get("objective") or {}).get("metric")
+        raise ConfigError(f"optimized_metric: {metric!r} has no value in this run (was it logged?)")
+    return float(value)

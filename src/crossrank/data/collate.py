@@ -50,3 +50,13 @@ def length_sorted(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest first (less padding, early OOM)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def batch_size(batch: dict[str, Any]) -> int:
+    """Pairs in a collated batch (for throughput logging)."""
+    return int(batch["encoding"]["input_ids"].shape[0])
+
+
+def batch_tokens(batch: dict[str, Any]) -> int:
+    """Real (unpadded) tokens in a collated batch (for throughput logging)."""
+    return int(batch["encoding"]["attention_mask"].sum())

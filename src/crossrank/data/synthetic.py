@@ -69,21 +69,30 @@ def _write_split(root: Path, countries: list[str], rng: random.Random, prefix: s
 
 
 def make_synthetic(out_dir: str | Path, train_countries: int = 30, test_countries: int = 12,
-                   seed: int = 0) -> tuple[Path, Path]:
-    """Write ``out_dir/train`` and ``out_dir/test`` (queries, collection, qrels); return both paths.
+                   val_countries: int = 6, seed: int = 0) -> dict[str, Path]:
+    """Write ``out_dir/{train,val,test}`` (queries, collection, qrels); return ``{split: path}``.
 
-    Deterministic for a given seed; an existing complete sample is reused as it is.
+    The three splits have disjoint countries. Deterministic for a given seed (the validation split comes
+    from its own generator, so train and test are the same with or without it); an existing complete
+    sample is reused as it is.
     """
     out = Path(out_dir)
-    train, test = out / "train", out / "test"
-    if all((d / f).exists() for d in (train, test) for f in ("queries.tsv", "collection.tsv", "qrels.tsv")):
-        return train, test
+    splits = {name: out / name for name in ("train", "val", "test")}
+    if all((d / f).exists() for d in splits.values() for f in ("queries.tsv", "collection.tsv", "qrels.tsv")):
+        return splits
     rng = random.Random(seed)
     names: list[str] = []
     while len(names) < train_countries + test_countries:
         name = _word(rng)
         if name not in names:
             names.append(name)
-    _write_split(train, names[:train_countries], rng, "tr")
-    _write_split(test, names[train_countries:], rng, "te")
-    return train, test
+    _write_split(splits["train"], names[:train_countries], rng, "tr")
+    _write_split(splits["test"], names[train_countries:], rng, "te")
+    val_rng = random.Random(seed + 1)
+    val_names: list[str] = []
+    while len(val_names) < val_countries:
+        name = _word(val_rng)
+        if name not in names and name not in val_names:
+            val_names.append(name)
+    _write_split(splits["val"], val_names, val_rng, "va")
+    return splits

@@ -1,0 +1,103 @@
+"""What a run was: the command and overrides, git state, versions and machine, start and wall time.
+
+Written to ``OUT/run.json`` when a run starts and completed when it ends; logged as the W&B run config's
+``run`` key; read back by ``crossrank.record``. Light to import (no torch at module level).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from crossrank.files import write_json
+
+RUN_FILE = "run.json"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def git_state(root: Path = ROOT) -> dict[str, Any]:
+    """Commit, branch and whether the work tree had uncommitted changes (empty outside a git checkout)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
+def machine() -> dict[str, Any]:
+    """Host, OS, Python, CPU count and the accelerator, as far as the installed libraries can tell."""
+    info: dict[str, Any] = {"hostname": socket.gethostname(), "platform": platform.platform(),
+                            "python": platform.python_version(), "cpus": os.cpu_count()}
+    if "torch" in sys.modules:
+        import torch
+
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def task_overrides() -> list[str]:
+    """The command-line overrides of this Hydra job (a multirun job's own values included)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task)
+    except (ImportError, ValueError):
+        return []
+
+
+def collect() -> dict[str, Any]:
+    """Everything about this run that is not its config."""
+    from crossrank import __version__
+
+    return {
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "overrides": task_overrides(),
+        "cwd": os.getcwd(),
+        "git": git_state(),
+        "crossrank_version": __version__,
+        "machine": machine(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_unix": time.time(),
+    }
+
+
+def start(out: Path) -> dict[str, Any]:
+    """Write ``OUT/run.json`` for a run that starts now; returns its content."""
+    info = collect()
+    info["status"] = "running"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / RUN_FILE, info)
+    return info
+
+
+def read(out: Path) -> dict[str, Any]:
+    """``OUT/run.json`` ({} when the run has none)."""
+    path = out / RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def finish(out: Path, status: str, **extra: Any) -> dict[str, Any]:
+    """Complete ``OUT/run.json``: status, end time, wall seconds and anything in ``extra`` (e.g. the W&B run)."""
+    path = out / RUN_FILE
+    info = read(out) or collect()
+    now = time.time()
+    info.update(status=status, ended=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                wall_seconds=round(now - info.get("started_unix", now), 1), **extra)
+    info["machine"] = machine()  # torch is imported by now: the accelerator is known
+    write_json(path, info)
+    return info
