@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,29 @@ def require_shared(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"../shared/irdata/{name} is absent: real-data check skipped")
     return path
+
+
+def tiny_train_args(data: Path, *extra: str) -> list[str]:
+    """train.py overrides for a few-second run of the tiny model on an irdata-format folder."""
+    return ["model=tiny", "data=local", f"data.path={data}", "data.pairs.min_relevance=2",
+            "data.pairs.negatives_per_query=3", "data.batch_size=4", "trainer.max_epochs=1",
+            "trainer.log_every_n_steps=1", "logger=default", "progress=false", *extra]
+
+
+def run_train_py(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+@pytest.fixture(scope="session")
+def multirun(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-job Hydra multirun of the tiny model (lr 1e-4 and 2e-4), validating on 2 held-out queries,
+    evaluating on the fixture folder, uploading the model to its (offline) W&B run."""
+    root = tmp_path_factory.mktemp("multirun")
+    data = write_irdata(root / "data")
+    sweep = root / "sweep"
+    proc = run_train_py(["-m", *tiny_train_args(data, "eval=local", f"eval.path={data}", "eval.relevance_level=2",
+                                                "data.pairs.val_queries=2", "logger.wandb.log_model=true"),
+                         "optimizer.lr=1e-4,2e-4", f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return sweep

@@ -5,41 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_train_py, tiny_train_args
 
 from crossrank.wandb_files import offline_runs, read_run_file
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_args(data: Path, *extra: str) -> list[str]:
-    return ["model=tiny", "data=local", f"data.path={data}", "data.pairs.min_relevance=2",
-            "data.pairs.negatives_per_query=3", "data.batch_size=4", "trainer.max_epochs=1",
-            "trainer.log_every_n_steps=1", "logger=default", "progress=false", *extra]
-
-
-def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
-
-
-@pytest.fixture(scope="module")
-def multirun(tmp_path_factory) -> Path:
-    """A 2-job Hydra multirun of the tiny model, validating and evaluating, uploading the model."""
-    from conftest import write_irdata
-
-    root = tmp_path_factory.mktemp("multirun")
-    data = write_irdata(root / "data")
-    sweep = root / "sweep"
-    proc = run(["-m", *tiny_args(data, "eval=local", f"eval.path={data}", "eval.relevance_level=2",
-                                 "data.pairs.val_queries=2", "logger.wandb.log_model=true"),
-                "optimizer.lr=1e-4,2e-4", f"hydra.sweep.dir={sweep}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return sweep
 
 
 def test_each_job_of_a_multirun_is_its_own_wandb_run(multirun: Path) -> None:
@@ -87,7 +58,8 @@ def test_wandb_never_fails_a_run(case: str, irdata_dir: Path, tmp_path: Path) ->
     if case == "unreachable":
         env.update(WANDB_API_KEY="x" * 40, WANDB_BASE_URL="http://127.0.0.1:9")
     out = tmp_path / "out"
-    proc = run([*tiny_args(irdata_dir, "eval=none", "logger.wandb.init_timeout=5"), f"hydra.run.dir={out}"], env)
+    proc = run_train_py([*tiny_train_args(irdata_dir, "eval=none", "logger.wandb.init_timeout=5"),
+                         f"hydra.run.dir={out}"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "run.json").read_text())["wandb"]["mode"] == "offline"
     assert len(offline_runs(out)) == 1 and read_run_file(offline_runs(out)[0]).exit_code == 0

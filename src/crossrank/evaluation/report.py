@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 from ranx import compare
+from ranx.data_structures import Report
+from ranx.statistical_tests import compute_statistical_significance
 
 from crossrank.evaluation.metrics import to_ranx
 from crossrank.files import write_text
@@ -24,6 +27,24 @@ def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapp
     out = report.to_dict()
     out["max_p"] = max_p
     return out
+
+
+def compare_scores(per_query: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: list[str],
+                   stat_test: str = "student", max_p: float = 0.05) -> Report:
+    """ranx's comparison (means, paired test between every two runs, wins/ties/losses) from per-query metric
+    values ``{run: {metric: {qid: value}}}``, for results whose run files are not at hand (records).
+    Queries are those every run has."""
+    names = list(per_query)
+    qids = sorted(set.intersection(*(set(per_query[n][m]) for n in names for m in metrics)))
+    scores = {n: {m: np.array([per_query[n][m][q] for q in qids], dtype=np.float64) for m in metrics}
+              for n in names}
+    comparisons = compute_statistical_significance(names, scores, stat_test=stat_test, max_p=max_p)
+    wtl = {(a, b): {m: {"W": int((scores[a][m] > scores[b][m]).sum()), "T": int((scores[a][m] == scores[b][m]).sum()),
+                        "L": int((scores[a][m] < scores[b][m]).sum())} for m in metrics}
+           for a in names for b in names if a != b}
+    results = {n: {m: float(scores[n][m].mean()) for m in metrics} for n in names}
+    return Report(model_names=names, results=results, comparisons=comparisons, metrics=metrics, max_p=max_p,
+                  win_tie_loss=wtl, rounding_digits=4, stat_test=stat_test)
 
 
 def to_markdown(report: dict, title: str = "", notes: list[str] | None = None) -> str:

@@ -1,0 +1,123 @@
+"""One comparison table over runs and records: ``python -m crossrank.compare DIR... [--metrics ...]``.
+
+Each DIR is a run dir, a record in ``experiments/``, or a folder of runs (a Hydra multirun, an Optuna
+sweep). For every evaluation set that all of them have, the table holds the first stage (from the first run)
+and each run's reranked results, with ranx's paired test between every two rows (from the per-query
+values, so records without run files compare too). Printed, and written as markdown and LaTeX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crossrank.errors import ConfigError, CrossrankError
+from crossrank.runs import RunDir, find_runs
+
+
+def labels(runs: list[RunDir]) -> list[str]:
+    """Row names: the folder name (with its parent's where two runs share a name), then the overrides whose
+    values differ between the runs (what a sweep varied)."""
+    names = [r.name for r in runs]
+    base = [f"{r.path.parent.name}/{r.name}" if names.count(r.name) > 1 else r.name for r in runs]
+    from crossrank.resolvers import UNNAMED
+
+    swept = [{k: short(v) for k, v in r.swept().items() if not k.startswith(UNNAMED)} for r in runs]
+    keys = sorted(set.intersection(*(set(s) for s in swept))) if swept else []
+    varied = [k for k in keys if len({s[k] for s in swept}) > 1]
+    return [b + "".join(f" {k}={s[k]}" for k in varied) for b, s in zip(base, swept)]
+
+
+def short(value: str) -> str:
+    """A number in 3 significant digits (Optuna draws long floats); anything else as it is."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value and "e" not in value else f"{number:.3g}"
+
+
+def per_query_values(run: RunDir, name: str, row: str) -> dict[str, dict[str, float]]:
+    """``{metric: {qid: value}}`` of one run (``first_stage`` or ``reranked``) of an evaluation set."""
+    table = run.per_query(name)
+    table = table[table["run"] == row]
+    return {m: dict(zip(g["qid"], g["value"].astype(float))) for m, g in table.groupby("metric")}
+
+
+def shared_sets(runs: list[RunDir]) -> list[str]:
+    sets = [set(r.evaluations()) for r in runs]
+    shared = sorted(set.intersection(*sets)) if sets else []
+    if not shared:
+        raise ConfigError("no evaluation set is shared by all runs: " + "; ".join(
+            f"{r.path}: {', '.join(sorted(s)) or 'none'}" for r, s in zip(runs, sets)))
+    return shared
+
+
+def compare(dirs: list[str], metrics: list[str] | None = None, stat_test: str = "student",
+            max_p: float = 0.05) -> list[dict[str, Any]]:
+    """Per shared evaluation set: ``{"set", "report" (ranx Report), "notes"}``."""
+    from crossrank.evaluation.report import compare_scores
+
+    runs: list[RunDir] = []
+    for d in dirs:
+        found = find_runs(d)
+        if len(found) > 1:  # a folder of runs: its failed or unevaluated jobs have nothing to compare
+            skipped = [r for r in found if not r.evaluations()]
+            for r in skipped:
+                print(f"skipped {r.path}: no evaluation", file=sys.stderr)
+            found = [r for r in found if r.evaluations()]
+        runs += found
+    names = labels(runs)
+    out = []
+    for set_name in shared_sets(runs):
+        values = {"first_stage": per_query_values(runs[0], set_name, "first_stage")}
+        for label, run in zip(names, runs):
+            values[label] = per_query_values(run, set_name, "reranked")
+        available = sorted(set.intersection(*(set(v) for v in values.values())))
+        chosen = available
+        if metrics:
+            chosen = [m for m in available for wanted in metrics if m == wanted or m.split("-l")[0] == wanted]
+            missing = [w for w in metrics if not any(m == w or m.split("-l")[0] == w for m in available)]
+            if missing:
+                raise ConfigError(f"--metrics: {', '.join(missing)} not in the results of {set_name} "
+                                  f"(they have: {', '.join(available)})")
+        report = compare_scores(values, chosen, stat_test=stat_test, max_p=max_p)
+        first = runs[0].evaluations()[set_name]
+        notes = [f"{first.get('n_judged_queries', '?')} judged queries; first stage from {names[0]}; relevance "
+                 f">= {first.get('relevance_level', 1)} counts as relevant for binary metrics."]
+        out.append({"set": set_name, "report": report, "notes": notes})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crossrank.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("dirs", nargs="+", help="run dirs, records, or folders of runs")
+    parser.add_argument("--metrics", nargs="+", default=None, help="e.g. ndcg@10 mrr@10 (default: all shared)")
+    parser.add_argument("--stat-test", default="student", choices=["student", "fisher", "tukey"])
+    parser.add_argument("--max-p", type=float, default=0.05)
+    parser.add_argument("--out", default="comparison", help="writes OUT.md and OUT.tex (default: ./comparison)")
+    args = parser.parse_args(argv)
+    try:
+        tables = compare(args.dirs, args.metrics, args.stat_test, args.max_p)
+    except CrossrankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from crossrank.evaluation.report import to_markdown
+    from crossrank.files import write_text
+
+    markdown = "\n".join(to_markdown(t["report"].to_dict() | {"max_p": args.max_p}, t["set"], t["notes"])
+                         for t in tables)
+    latex = "\n".join(t["report"].to_latex() for t in tables)
+    out = Path(args.out)
+    write_text(out.with_suffix(".md"), markdown)
+    write_text(out.with_suffix(".tex"), latex)
+    for t in tables:
+        print(f"\n{t['set']}\n{t['report']}")
+    print(f"\nwrote {out.with_suffix('.md')} and {out.with_suffix('.tex')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

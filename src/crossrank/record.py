@@ -1,0 +1,170 @@
+"""Record a finished run in ``experiments/``: ``python -m crossrank.record RUN_DIR [--name NAME]``.
+
+The record is what a paper table or a closing note cites: a README with the exact command, overrides, git
+commit, seed, machine, wall time, W&B run and the metric tables with significance, beside ``config.yaml``,
+``run.json``, ``metrics.json`` (every evaluation set), ``report.md``, ``eval/<set>/`` (metrics, report,
+per-query values for ``crossrank.compare``), the CSV log, ``curves.png`` and the model card. Never weights.
+The folder is built under a temporary name and renamed, so a failure leaves no half-written record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crossrank.errors import ConfigError, CrossrankError
+from crossrank.files import write_json, write_text
+from crossrank.runs import RunDir, RunError, find_runs
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL_FILES = ("metrics.json", "report.md", "report.json", "per_query.tsv")
+
+
+def default_name(run: RunDir) -> str:
+    """``<experiment>_<run dir name>`` (the task name where no experiment was chosen)."""
+    experiment = next((o.split("=", 1)[1] for o in run.overrides() if o.lstrip("+~").startswith("experiment=")),
+                      None)
+    return f"{experiment or run.config().get('task_name', 'run')}_{run.name}"
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    parts = [machine.get("hostname", "?"), machine.get("platform", ""), f"{machine.get('cpus', '?')} CPUs"]
+    if machine.get("gpus"):
+        parts.append(", ".join(machine["gpus"]))
+    if machine.get("torch"):
+        parts.append(f"torch {machine['torch']}")
+    return "; ".join(p for p in parts if p)
+
+
+def readme(name: str, run: RunDir, note: str | None) -> str:
+    """The record's README.md."""
+    info, config = run.info(), run.config()
+    overrides = run.overrides()
+    command = info.get("command") or "python train.py " + " ".join(overrides)
+    git = info.get("git") or {}
+    commit = git.get("commit", "unknown")
+    if git.get("dirty"):
+        commit += " (the work tree had uncommitted changes)"
+    wandb_run = info.get("wandb") or {}
+    if wandb_run.get("url"):
+        wandb_text = wandb_run["url"]
+    elif wandb_run:
+        wandb_text = f"offline run `{wandb_run.get('id')}`, not uploaded (`wandb sync` from its run dir)"
+    else:
+        wandb_text = "none"
+    wall = f"{info['wall_seconds']:.1f} s" if info.get("wall_seconds") is not None else "unknown"
+    lines = [f"# {name}", ""]
+    if note:
+        lines += [note.strip(), ""]
+    lines += ["## Command", "", "```bash", command, "```", "",
+              "Overrides: " + (", ".join(f"`{o}`" for o in overrides) or "none"), "",
+              "| | |", "|---|---|",
+              f"| status | {info.get('status', 'unknown')} |",
+              f"| git commit | {commit} |",
+              f"| seed | {config.get('seed', '?')} |",
+              f"| machine | {machine_line(info.get('machine') or {})} |",
+              f"| wall time | {wall} (started {info.get('started', '?')}) |",
+              f"| W&B | {wandb_text} |"]
+    if info.get("objective"):
+        lines.append(f"| sweep objective | {info['objective']['metric']} = {info['objective']['value']} |")
+    lines += ["", "## Results", ""]
+    for set_name in run.evaluations():
+        report = run.path / "eval" / set_name / "report.md"
+        lines += [report.read_text(encoding="utf-8").strip() if report.is_file() else f"### {set_name}", ""]
+    if not run.evaluations():
+        lines += ["No evaluation set (eval=none).", ""]
+    if (run.path / "csv" / "metrics.csv").is_file():
+        lines += ["## Training curves", "", "![training curves](curves.png)", ""]
+    lines += ["## Files", "",
+              "`config.yaml` (the composed config), `run.json` (command, git, machine, times, W&B run), "
+              "`metrics.json` (every evaluation set), `report.md`, `eval/<set>/` (metrics, report, per-query values: "
+              "`python -m crossrank.compare` reads them), `csv/metrics.csv`, `curves.png`, `model_card.md`. "
+              "No weights.", ""]
+    return "\n".join(lines)
+
+
+def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT / "experiments",
+           note: str | None = None, force: bool = False) -> Path:
+    """Write ``INTO/NAME/`` from a run dir (or re-record an existing record); returns the folder."""
+    from crossrank.curves import save_curves
+
+    runs = find_runs(run_dir)
+    if len(runs) != 1:
+        raise RunError(f"{run_dir}: a folder of {len(runs)} runs; record one of them: "
+                       + ", ".join(str(r.path) for r in runs[:5]))
+    run = runs[0]
+    if not run.config() and not run.evaluations():
+        raise RunError(f"{run.path}: not a finished run (no config and no evaluation)")
+    name = name or default_name(run)
+    if "/" in name or name.startswith("."):
+        raise ConfigError(f"--name: {name!r} is not a folder name")
+    out = Path(into) / name
+    if out.exists() and not force and out.resolve() != run.path.resolve():
+        raise ConfigError(f"{out}: already exists (--force replaces it)")
+    tmp = out.with_name(f".{name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write_text(tmp / "config.yaml", yaml.safe_dump(run.config(), sort_keys=False))
+        write_text(tmp / "overrides.yaml", yaml.safe_dump(run.overrides()))
+        if run.info():
+            write_json(tmp / "run.json", run.info())
+        evaluations = run.evaluations()
+        write_json(tmp / "metrics.json", evaluations)
+        reports = []
+        for set_name in evaluations:
+            (tmp / "eval" / set_name).mkdir(parents=True)
+            for file in EVAL_FILES:
+                src = run.path / "eval" / set_name / file
+                if src.is_file():
+                    shutil.copyfile(src, tmp / "eval" / set_name / file)
+            if (src := run.path / "eval" / set_name / "report.md").is_file():
+                reports.append(src.read_text(encoding="utf-8").strip())
+        write_text(tmp / "report.md", "\n\n".join(reports) + "\n")
+        if (run.path / "csv" / "metrics.csv").is_file():
+            (tmp / "csv").mkdir()
+            shutil.copyfile(run.path / "csv" / "metrics.csv", tmp / "csv" / "metrics.csv")
+            save_curves(tmp)
+        for card in (run.path / "model" / "README.md", run.path / "model_card.md"):
+            if card.is_file():
+                shutil.copyfile(card, tmp / "model_card.md")
+                break
+        write_text(tmp / "README.md", readme(name, RunDir(tmp) if not run.info() else run, note))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crossrank.record", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--name", default=None, help="folder name under experiments/ (default: EXPERIMENT_RUNDIR)")
+    parser.add_argument("--into", default=str(ROOT / "experiments"))
+    parser.add_argument("--note", default=None, help="a paragraph for the README: what the run shows")
+    parser.add_argument("--force", action="store_true", help="replace an existing record of that name")
+    args = parser.parse_args(argv)
+    try:
+        out = record(args.run_dir, args.name, args.into, args.note, args.force)
+    except CrossrankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"recorded {args.run_dir} in {out}")
+    summary = json.loads((out / "metrics.json").read_text())
+    for set_name, result in summary.items():
+        shown = ", ".join(f"{m} {v:.4f}" for m, v in result["reranked"].items() if v is not None)
+        print(f"  {set_name}: reranked {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
