@@ -28,3 +28,18 @@ def test_a_label_that_is_not_a_hub_id_stays_out_of_the_metadata() -> None:
     card = render("tiny-bert (random, built offline)", DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [])
     assert "base_model" not in metadata(card)
     assert origin_note("cross-encoder/ms-marco-MiniLM-L6-v2") is None
+
+
+def test_evaluation_results_are_hub_model_index() -> None:
+    """[D] 8: the reranked results as model-index metadata, which huggingface_hub reads back."""
+    from huggingface_hub import ModelCard
+
+    evaluation = {"trec-dl-2019": {"n_queries": 43, "n_pairs": 4300,
+                                   "first_stage": {"ndcg@10": 0.5058, "mrr@10-l2": 0.7024},
+                                   "reranked": {"ndcg@10": 0.6123, "mrr@10-l2": None}}}
+    card = ModelCard(render(PACKAGED_MINILM_HUB_ID, DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [], evaluation))
+    results = card.data.eval_results
+    assert [(r.dataset_name, r.metric_type, r.metric_value, r.task_type) for r in results] == [
+        ("trec-dl-2019", "ndcg_at_10", 0.6123, "text-ranking")]  # a missing value is left out, not NaN
+    assert card.data.base_model == PACKAGED_MINILM_HUB_ID
+    assert "| reranked | 0.6123 | - |" in card.text

@@ -73,6 +73,10 @@ def test_export_and_card(trained: tuple[Path, dict]) -> None:
     assert "`per_device_train_batch_size`: 4" in non_default and "`optim`" not in non_default
     assert json.loads((model / "config.json").read_text())["sentence_transformers"]["activation_fn"].endswith(
         "Identity")
+    from huggingface_hub import ModelCard
+
+    results = ModelCard.load(model / "README.md").data.eval_results  # [D] 8: the Hub's evaluation table
+    assert {(r.dataset_name, r.metric_type) for r in results} >= {("data", "ndcg_at_10"), ("data", "mrr_at_10")}
 
 
 def test_resume_from_last_checkpoint(trained: tuple[Path, dict], tmp_path: Path) -> None:

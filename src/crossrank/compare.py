@@ -17,17 +17,21 @@ from crossrank.errors import ConfigError, CrossrankError
 from crossrank.runs import RunDir, find_runs
 
 
-def labels(runs: list[RunDir]) -> list[str]:
-    """Row names: the folder name (with its parent's where two runs share a name), then the overrides whose
-    values differ between the runs (what a sweep varied)."""
-    names = [r.name for r in runs]
-    base = [f"{r.path.parent.name}/{r.name}" if names.count(r.name) > 1 else r.name for r in runs]
+def varied(runs: list[RunDir]) -> list[dict[str, str]]:
+    """Per run, the overrides that all the runs set but to different values (what a sweep varied)."""
     from crossrank.resolvers import UNNAMED
 
     swept = [{k: short(v) for k, v in r.swept().items() if not k.startswith(UNNAMED)} for r in runs]
     keys = sorted(set.intersection(*(set(s) for s in swept))) if swept else []
-    varied = [k for k in keys if len({s[k] for s in swept}) > 1]
-    return [b + "".join(f" {k}={s[k]}" for k in varied) for b, s in zip(base, swept)]
+    keys = [k for k in keys if len({s[k] for s in swept}) > 1]
+    return [{k: s[k] for k in keys} for s in swept]
+
+
+def labels(runs: list[RunDir]) -> list[str]:
+    """Row names: the folder name (with its parent's where two runs share a name), then what it varied."""
+    names = [r.name for r in runs]
+    base = [f"{r.path.parent.name}/{r.name}" if names.count(r.name) > 1 else r.name for r in runs]
+    return [b + "".join(f" {k}={v}" for k, v in params.items()) for b, params in zip(base, varied(runs))]
 
 
 def short(value: str) -> str:

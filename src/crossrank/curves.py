@@ -16,14 +16,14 @@ def smooth(values, window: int = 20):
     return values.rolling(window, min_periods=1).mean()
 
 
-def plot_runs(runs: list[RunDir], title: str = ""):
-    """One figure with four panels sharing the step axis; each run is one colour in every panel."""
-    import matplotlib
+def plot_runs(runs: list, title: str = ""):
+    """One figure with four panels sharing the step axis; each run is one colour in every panel. ``runs``
+    are anything with ``name`` and ``metrics()`` (a :class:`RunDir`, an analysis ``RunData``). The figure is
+    made without pyplot, so it neither needs a display nor changes a notebook's backend."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    fig = Figure(figsize=(12, 7))
+    axes = fig.subplots(2, 2, sharex=True)
     (loss_ax, lr_ax), (grad_ax, val_ax) = axes
     for i, run in enumerate(runs):
         metrics = run.metrics()
@@ -43,7 +43,7 @@ def plot_runs(runs: list[RunDir], title: str = ""):
             val = step_series(metrics, col)
             val_ax.plot(val["step"], val[col], color=color, marker="os^v"[j % 4], ls="-" if j == 0 else "--",
                         label=f"{run.name}: {col}" if len(runs) > 1 else col)
-    loss_ax.set(title="training loss (per logged step; line: rolling mean of 20)", ylabel="loss")
+    loss_ax.set(title="training loss (faint: each logged step; line: mean of the last 20 logged)", ylabel="loss")
     lr_ax.set(title="learning rate", ylabel="lr")
     grad_ax.set(title="gradient norm before clipping", ylabel="L2 norm", xlabel="optimizer step")
     val_ax.set(title="validation (held-out queries)", ylabel="metric", xlabel="optimizer step")
@@ -66,12 +66,9 @@ def save_curves(run_dir: str | Path, path: str | Path | None = None) -> Path | N
     if run.metrics().empty:
         log.info("no csv/metrics.csv in %s: no curves.png (add the csv logger)", run.path)
         return None
-    import matplotlib.pyplot as plt
-
     fig = plot_runs([run], title=run.name)
     out = Path(path) if path else run.path / "curves.png"
     tmp = out.with_name(f".{out.name}.tmp.png")
     fig.savefig(tmp, dpi=110)
-    plt.close(fig)
     tmp.replace(out)
     return out

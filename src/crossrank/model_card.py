@@ -26,10 +26,42 @@ def _stats_cell(stats: Mapping[str, float], unit: str) -> str:
             f"<li>max: {stats['max']} {unit}</li></ul>") if stats else ""
 
 
+def metric_result(name: str, value: float) -> Any:
+    """One Hugging Face ``model-index`` metric: ``ndcg@10`` -> ``ndcg_at_10``; ``mrr@10-l2`` keeps its
+    relevance level in the name (``MRR@10 (relevance >= 2)``)."""
+    base, _, level = name.partition("-l")
+    kind, _, k = base.partition("@")
+    metric_type = f"{kind}_at_{k}" if k else kind
+    label = f"{kind.upper() if kind != 'ndcg' else 'nDCG'}{'@' + k if k else ''}"
+    if level:
+        label += f" (relevance >= {level})"
+    return metric_type, label, round(float(value), 4)
+
+
+def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model_name: str) -> str:
+    """The card's YAML header via ``huggingface_hub.ModelCardData``: base model, tags, and the reranked
+    evaluation results as ``model-index``, which the Hub shows as an evaluation table."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    results = []
+    for set_name, result in (evaluation or {}).items():
+        for name, value in (result.get("reranked") or {}).items():
+            if value is None:
+                continue
+            metric_type, label, rounded = metric_result(name, value)
+            results.append(EvalResult(task_type="text-ranking", task_name="Reranking", dataset_type=set_name,
+                                      dataset_name=set_name, metric_type=metric_type, metric_value=rounded,
+                                      metric_name=label))
+    data = ModelCardData(base_model=base_model, library_name="sentence-transformers", pipeline_tag="text-ranking",
+                         tags=["cross-encoder", "reranker", "crossrank"], model_name=model_name if results else None,
+                         eval_results=results or None)
+    return data.to_yaml()
+
+
 def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, loss_params: Mapping[str, Any],
            hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
            evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
-           base_model_note: str | None = None) -> str:
+           base_model_note: str | None = None, model_name: str = "crossrank cross-encoder") -> str:
     """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results.
 
     ``base_model`` goes into the Hub metadata only when it is a Hub id; ``base_model_note`` says in prose
@@ -40,10 +72,7 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
     shown = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{base_model}`"
     lines = [
         "---",
-        "tags:\n- cross-encoder\n- reranker\n- crossrank",
-        *([f"base_model: {base_model}"] if is_hub_id(base_model) else []),
-        "pipeline_tag: text-ranking",
-        "library_name: sentence-transformers",
+        metadata(base_model if is_hub_id(base_model) else None, evaluation, model_name).strip(),
         "---",
         "",
         f"# Cross-encoder reranker fine-tuned from {base_model}",
@@ -122,7 +151,8 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
             lines += [f"### {name} ({result['n_queries']} queries, {result['n_pairs']:,} pairs)", "",
                       "| run | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
             for run in ("first_stage", "reranked"):
-                lines.append(f"| {run} | " + " | ".join(f"{result[run][m]:.4f}" for m in metrics) + " |")
+                lines.append(f"| {run} | " + " | ".join("-" if result[run].get(m) is None else f"{result[run][m]:.4f}"
+                                                         for m in metrics) + " |")
             lines.append("")
     lines += ["### Framework Versions", *[f"- {k}: {v}" for k, v in framework_versions().items()], ""]
     return "\n".join(lines)

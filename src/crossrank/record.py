@@ -24,6 +24,7 @@ from crossrank.runs import RunDir, RunError, find_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_FILES = ("metrics.json", "report.md", "report.json", "per_query.tsv")
+MAX_RUN_FILE = 5 * 2**20  # run.trec is recorded up to this size (TREC DL: ~0.3 MB; MS MARCO dev: ~400 MB)
 
 
 def default_name(run: RunDir) -> str:
@@ -83,9 +84,9 @@ def readme(name: str, run: RunDir, note: str | None) -> str:
         lines += ["## Training curves", "", "![training curves](curves.png)", ""]
     lines += ["## Files", "",
               "`config.yaml` (the composed config), `run.json` (command, git, machine, times, W&B run), "
-              "`metrics.json` (every evaluation set), `report.md`, `eval/<set>/` (metrics, report, per-query values: "
-              "`python -m crossrank.compare` reads them), `csv/metrics.csv`, `curves.png`, `model_card.md`. "
-              "No weights.", ""]
+              "`metrics.json` (every evaluation set), `report.md`, `eval/<set>/` (metrics, report, per-query values "
+              "that `python -m crossrank.compare` reads, and `run.trec` up to 5 MB), `csv/metrics.csv`, "
+              "`curves.png`, `model_card.md`. No weights.", ""]
     return "\n".join(lines)
 
 
@@ -124,6 +125,9 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT
                 src = run.path / "eval" / set_name / file
                 if src.is_file():
                     shutil.copyfile(src, tmp / "eval" / set_name / file)
+            run_file = run.path / "eval" / set_name / "run.trec"
+            if run_file.is_file() and run_file.stat().st_size <= MAX_RUN_FILE:
+                shutil.copyfile(run_file, tmp / "eval" / set_name / "run.trec")
             if (src := run.path / "eval" / set_name / "report.md").is_file():
                 reports.append(src.read_text(encoding="utf-8").strip())
         write_text(tmp / "report.md", "\n\n".join(reports) + "\n")
