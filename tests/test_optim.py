@@ -1,13 +1,15 @@
+"""The schedules are transformers' own; crossrank adds the warmup ratio."""
+
 from __future__ import annotations
 
 import torch
 
-from crossrank.optim import linear_schedule
+from crossrank.optim import schedule
 
 
 def test_linear_decay_without_warmup_reaches_zero() -> None:
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sch = linear_schedule(opt, num_training_steps=10)
+    sch = schedule(opt, num_training_steps=10)
     lrs = []
     for _ in range(10):
         lrs.append(opt.param_groups[0]["lr"])
@@ -18,7 +20,7 @@ def test_linear_decay_without_warmup_reaches_zero() -> None:
 
 def test_warmup_ratio() -> None:
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sch = linear_schedule(opt, num_training_steps=10, warmup_ratio=0.2)
+    sch = schedule(opt, num_training_steps=10, warmup_ratio=0.2)
     assert opt.param_groups[0]["lr"] == 0.0
     opt.step()
     sch.step()

@@ -48,8 +48,8 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
         "adam_beta2": opt.betas[1], "adam_epsilon": opt.eps,
         "per_device_train_batch_size": cfg.data.batch_size, "per_device_eval_batch_size": cfg.data.eval_batch_size,
         "num_train_epochs": tr.max_epochs, "max_steps": tr.get("max_steps", -1),
-        "max_grad_norm": tr.gradient_clip_val, "lr_scheduler_type": sch._target_.rsplit(".", 1)[-1].replace(
-            "_schedule", ""), "warmup_steps": sch.warmup_steps, "warmup_ratio": sch.warmup_ratio,
+        "max_grad_norm": tr.gradient_clip_val, "lr_scheduler_type": sch.get("name", "linear"),
+        "warmup_steps": sch.warmup_steps, "warmup_ratio": sch.warmup_ratio,
         "seed": cfg.seed, "gradient_accumulation_steps": tr.get("accumulate_grad_batches", 1),
         "precision": str(tr.get("precision", "32-true")), "optim": OPTIM_NAMES.get(opt._target_, opt._target_),
         "max_length": cfg.model.max_length,
