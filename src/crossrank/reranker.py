@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from crossrank.backends import BACKENDS
 from crossrank.scorer import CrossEncoderScorer
+
+__all__ = ["BACKENDS", "Reranker"]
 
 
 class Reranker:
@@ -19,16 +22,21 @@ class Reranker:
         max_length: tokens per pair (default: the folder's own limit, as ``CrossEncoder`` and
             ``evaluate.py`` use).
         device: ``cpu``, ``cuda``... (default: cuda when available).
+        backend: how scores are computed, one of :data:`BACKENDS`: ``torch`` (fp32, the default),
+            ``torch-bf16``, ``onnx``, ``onnx-int8`` (see :mod:`crossrank.backends`).
 
     Raises:
         crossrank.errors.ConfigError: no model at ``name_or_path``, or not a 1-logit cross-encoder.
     """
 
-    def __init__(self, name_or_path: str, max_length: int | None = None, device: str | None = None) -> None:
-        self.scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=max_length, num_labels=None,
-                                                         what="Reranker: name_or_path")
+    def __init__(self, name_or_path: str, max_length: int | None = None, device: str | None = None,
+                 backend: str = "torch") -> None:
+        from crossrank.backends import apply
+
+        scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=max_length, num_labels=None,
+                                                    what="Reranker: name_or_path", backend=backend)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.scorer.to(self.device).eval()
+        self.scorer = apply(scorer.to(self.device).eval(), backend, what="Reranker: backend")
 
     def predict(self, pairs: Sequence[Sequence[str]] | Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Raw relevance logits for (query, passage) pairs, in input order (one pair -> a 0-d array)."""

@@ -5,6 +5,7 @@ It knows nothing of Lightning or losses: tokenized pairs in, one raw relevance l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -63,19 +64,29 @@ class CrossEncoderScorer(nn.Module):
         self.tokenizer = tokenizer
         self.max_length = max_length or model_limit(tokenizer, model.config)
         self.label = getattr(model.config, "_name_or_path", "") or "model"
+        self.backend = "torch"  # how forward runs (crossrank.backends); training is always "torch"
+        self.inference_backend = "torch"  # what evaluation switches to (model.backend)
+        self.autocast_dtype: torch.dtype | None = None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, max_length: int | None = None, num_labels: int | None = 1,
                         revision: str | None = None, dropout: float | None = None,
-                        label: str | None = None, what: str = "model.name_or_path") -> CrossEncoderScorer:
+                        label: str | None = None, what: str = "model.name_or_path",
+                        backend: str = "torch") -> CrossEncoderScorer:
         """Load a folder or hub id.
 
         ``num_labels=1`` adds a fresh head to a bare encoder (training); ``None`` keeps the checkpoint's
         head as it is (evaluation), which must then be a 1-logit classifier. ``max_length=None`` takes the
         folder's own limit (:func:`model_limit`), as ``CrossEncoder`` does; a value above the model's
         position embeddings is an error. ``label`` names the base model in model cards (default:
-        ``name_or_path``); ``what`` names the setting in error messages.
+        ``name_or_path``); ``what`` names the setting in error messages. ``backend`` is the inference backend
+        evaluation uses (:data:`crossrank.backends.BACKENDS`); the model itself is always loaded in PyTorch.
         """
+        from crossrank.backends import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ConfigError(f"{what.removesuffix('name_or_path')}backend: unknown backend {backend!r} "
+                              f"(known: {', '.join(BACKENDS)})")
         name_or_path = str(name_or_path)
         check_model_path(name_or_path, what)
         if looks_local(name_or_path):
@@ -100,6 +111,7 @@ class CrossEncoderScorer(nn.Module):
             raise ConfigError(load_failure(name_or_path, e, what)) from None
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
+        scorer.inference_backend = backend
         return scorer
 
     def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -117,11 +129,14 @@ class CrossEncoderScorer(nn.Module):
         self.eval()
         out = np.empty(len(queries), dtype=np.float32)
         lengths = [len(q) + len(p) for q, p in zip(queries, passages)]
+        autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
+                    else contextlib.nullcontext())
         for idx in length_sorted(lengths, batch_size):
             enc = encode_pairs(self.tokenizer, [queries[i] for i in idx], [passages[i] for i in idx],
                                self.max_length)
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            out[idx] = self(enc).float().cpu().numpy()
+            enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+            with autocast:
+                out[idx] = self(enc).float().cpu().numpy()
         self.train(was_training)
         return out
 

@@ -58,7 +58,11 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
 
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],
                    model_id: str, step: int | None = None) -> dict[str, Any]:
-    """Evaluate on every configured set; returns ``{set name: metrics.json content}``."""
+    """Evaluate on every configured set, on the scorer's inference backend (``model.backend``); returns
+    ``{set name: metrics.json content}``."""
+    from crossrank.backends import apply
+
+    scorer = apply(scorer.eval(), scorer.inference_backend)
     results: dict[str, Any] = {}
     for spec in eval_sets(cfg):
         result = evaluate_set(scorer, spec, out, model_id=model_id, progress=cfg.get("progress", True))

@@ -52,13 +52,16 @@ class PairDataModule(L.LightningDataModule):
         cache_dir: where built pair sets are saved as Arrow (keyed by source, spec and file stamps).
         val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
             run_path, num_queries}`` (a seeded sample of its judged queries, top ``val_depth`` candidates).
+        length_grouped: batches of similar length (less padding; still a random order every epoch).
+        num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: when on GPU).
     """
 
     def __init__(self, pairs: dict[str, Any], kind: str = "local", path: str | None = None,
                  dataset_id: str | None = None, run_path: str | None = None, name: str = "", tokenizer: Any = None,
                  batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
                  val_depth: int = 100, num_workers: int = 0, cache_dir: str | None = None,
-                 bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None) -> None:
+                 bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None,
+                 length_grouped: bool = False, pin_memory: bool | None = None) -> None:
         super().__init__()
         self.source_cfg = {"kind": kind, "path": path, "dataset_id": dataset_id, "run_path": run_path,
                            "name": name}
@@ -72,6 +75,9 @@ class PairDataModule(L.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.bm25 = dict(bm25_k1=bm25_k1, bm25_b=bm25_b)
         self.val_source_cfg = dict(val_source) if val_source else None
+        self.length_grouped = length_grouped
+        self.pin_memory = pin_memory
+        self._train_lengths: list[int] | None = None
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None
         self.val_qrels: Qrels = {}
@@ -171,18 +177,41 @@ class PairDataModule(L.LightningDataModule):
             raise RuntimeError("PairDataModule needs the scorer's tokenizer before building batches")
         return PairCollator(self.tokenizer, self.max_length)
 
+    def _loader_options(self) -> dict[str, Any]:
+        """Workers tokenize off the training process; pinned memory speeds host-to-GPU copies."""
+        pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        return {"collate_fn": self.collator(), "num_workers": self.num_workers, "pin_memory": pin,
+                "persistent_workers": self.num_workers > 0}
+
+    def train_lengths(self) -> list[int]:
+        """Characters per training pair: the cheap proxy for tokens that length grouping sorts by."""
+        assert self.train_dataset is not None
+        if self._train_lengths is None:
+            self._train_lengths = [len(q) + len(p) for q, p in zip(self.train_dataset["query"],
+                                                                   self.train_dataset["passage"])]
+        return self._train_lengths
+
     def train_dataloader(self) -> DataLoader:
+        """Random batches; with ``length_grouped``, batches of similar length (less padding) drawn from random
+        mega-batches of 50 batches, so every epoch is still a new random order (transformers'
+        ``LengthGroupedSampler``)."""
         assert self.train_dataset is not None
         generator = torch.Generator().manual_seed(self.spec.seed)
+        if self.length_grouped:
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            sampler = LengthGroupedSampler(self.batch_size, lengths=self.train_lengths(), generator=generator)
+            return DataLoader(self.train_dataset, batch_size=self.batch_size, sampler=sampler,
+                              **self._loader_options())
         return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
-                          collate_fn=self.collator(), num_workers=self.num_workers)
+                          **self._loader_options())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_dataset is None or len(self.val_dataset) == 0:
             return []
         lengths = [len(q) + len(p) for q, p in zip(self.val_dataset["query"], self.val_dataset["passage"])]
         return DataLoader(self.val_dataset, batch_sampler=_Batches(length_sorted(lengths, self.eval_batch_size)),
-                          collate_fn=self.collator(), num_workers=self.num_workers)
+                          **self._loader_options())
 
     def describe(self) -> dict[str, Any]:
         """Size, columns and label statistics of the training set (for the model card)."""

@@ -10,6 +10,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from crossrank.backends import apply
 from crossrank.evaluation.spec import EvalSet, eval_sets
 from crossrank.evaluation.stage import evaluate_set
 from crossrank.scorer import CrossEncoderScorer
@@ -19,13 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def _score_sets(fabric: Any, model: str, max_length: int | None, sets: list[EvalSet], out: str,
-                progress: bool, scorer: CrossEncoderScorer | None = None) -> dict[str, Any]:
+                progress: bool, scorer: CrossEncoderScorer | None = None, backend: str = "torch") -> dict[str, Any]:
     """One worker: score its share of every set's shards; rank 0 merges and returns the metrics.
     Spawned workers load the model themselves; a single process passes the one it loaded. ``max_length``
     None is the model folder's own limit."""
     if scorer is None:
-        scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None)
-    scorer.to(fabric.device).eval()
+        scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None, backend=backend)
+    scorer = apply(scorer.to(fabric.device).eval(), backend)
     results: dict[str, Any] = {}
     for spec in sets:
         result = evaluate_set(scorer, spec, out, model_id=model, progress=progress, rank=fabric.global_rank,
@@ -49,7 +50,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         for spec in sets:
             spec.batch_size = int(cfg.model.batch_size)
     model = str(cfg.model.name_or_path)
-    scorer = CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None)
+    backend = str(cfg.model.get("backend") or "torch")
+    scorer = CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None,
+                                                backend=backend)
     log.info("scoring with %s at max_length %d (%s)", model, scorer.max_length,
              "set by model.max_length" if cfg.model.max_length else "the model folder's own limit")
     devices = cfg.model.get("devices") or 1
@@ -58,10 +61,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                     strategy="ddp_spawn" if devices != 1 else "auto")
     if devices != 1:
         del scorer  # each spawned worker loads its own copy
-        results = fabric.launch(_score_sets, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True))
+        results = fabric.launch(_score_sets, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
+                                None, backend)
     else:
         results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
-                              scorer)
+                              scorer, backend)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     for name, result in results.items():
         log_evaluation(loggers, name, result, str(out / "eval" / name / "per_query.tsv"))

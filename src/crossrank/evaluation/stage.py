@@ -40,10 +40,11 @@ def write_trec(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
     write_text(path, "".join(lines))
 
 
-def settings_line(spec: EvalSet, level: int, max_length: int, model_id: str) -> str:
+def settings_line(spec: EvalSet, level: int, max_length: int, model_id: str, backend: str = "torch") -> str:
     """How the numbers were made, in one sentence for reports."""
     depth = "all candidates" if spec.depth is None else f"the top {spec.depth} candidates"
-    return (f"Model `{model_id}` reranked {depth} per query at max_length {max_length}. Binary metrics (MRR, MAP, "
+    return (f"Model `{model_id}` reranked {depth} per query at max_length {max_length} (backend {backend}). "
+            "Binary metrics (MRR, MAP, "
             f"recall) count relevance >= {level} as relevant; nDCG uses the graded judgments.")
 
 
@@ -84,7 +85,7 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
     for name, run in runs.items():
         means[name], per_query[name] = evaluate_run(qrels, run, names, name)
     report = compare_runs(qrels, runs, names, spec.stat_test, spec.max_p)
-    settings = settings_line(spec, level, scorer.max_length, model_id)
+    settings = settings_line(spec, level, scorer.max_length, model_id, getattr(scorer, "backend", "torch"))
     write_trec(out / "run.trec", result.reranked, "crossrank")
     write_per_query(out / "per_query.tsv", per_query)
     title = f"{spec.name}: {result.n_pairs} pairs, {len(qrels)} judged queries"
@@ -98,7 +99,7 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         "first_stage": means["first_stage"], "reranked": means["reranked"],
         "n_queries": len(result.reranked), "n_pairs": result.n_pairs,
         "n_judged_queries": len(qrels), "depth": spec.depth, "relevance_level": level,
-        "max_length": scorer.max_length, "model": model_id,
+        "max_length": scorer.max_length, "model": model_id, "backend": getattr(scorer, "backend", "torch"),
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,
         "rerank_seconds": round(result.seconds, 2),
         "others": {n: m for n, m in means.items() if n not in ("first_stage", "reranked")},
