@@ -1,77 +1,128 @@
-"""Reranking throughput: crossrank vs sentence-transformers' CrossEncoder on the same pairs.
+"""Reranking throughput: crossrank (every backend) vs sentence-transformers' CrossEncoder.predict.
 
-    python bench/rerank_throughput.py [--pairs 1000] [--batch-size 64] [--max-length 256] [--model DIR]
+    python bench/rerank_throughput.py [--pairs 1000] [--rounds 2] [--device cpu|cuda] [--model DIR]
 
-Pairs: the first queries' BM25 candidates of ../shared/irdata/trec-dl-2019-passage (skips when absent).
-Both libraries load the same folder (default: the packaged all-MiniLM-L6-v2 with a fresh 1-logit head,
-exported once) and score the same pairs; the script prints pairs/s of each, their ratio, and the largest
-score difference. Run it on an idle machine; it alternates the two peers and keeps the best of 3 rounds.
+One process, the same 1-logit model folder (the packaged MiniLM with a fresh head unless --model) and the same
+pairs: the first --pairs of DL19's BM25 top-100 from ../shared/irdata, or a generated set with MS MARCO's
+lengths when that is absent. Each contender runs once untimed (warm-up), then the contenders take turns for
+--rounds rounds (machine drift hits all of them) and the best round counts. The peer runs at its default batch
+size (32) and at its best of 16/32/64/128 (chosen on a warm-up pass). Prints pairs/s, ratios to the peer, the
+largest score difference from the peer, real and padded tokens per pair, and achieved GFLOP/s against the
+machine's matrix-multiply rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-IRDATA = Path(__file__).resolve().parents[1].parent / "shared" / "irdata" / "trec-dl-2019-passage"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import dl19_rerank_pairs, generated_pairs, matmul_gflops, model_folder  # noqa: E402
+
+warnings.filterwarnings("ignore")
 
 
-def load_pairs(n: int) -> list[tuple[str, str]]:
-    from crossrank.data.sources import LocalSource
+def flops(config, batches: list[int], width: list[int]) -> float:
+    """Matrix-multiply FLOPs a BERT encoder executes on padded batches (linear layers + attention)."""
+    h, layers, inter = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    per_token = 2 * layers * (4 * h * h + 2 * h * inter)
+    return float(sum(b * t * per_token + 4 * layers * b * t * t * h for b, t in zip(batches, width)))
 
-    src = LocalSource(str(IRDATA))
-    queries, docs = src.queries(), src.collection()
-    return [(queries[q], docs[p]) for q, p, _ in list(src.iter_run())[:n]]
+
+def padding(tokenizer, pairs, max_length: int, batch_size: int) -> tuple[float, float, list[int], list[int]]:
+    """Real tokens per pair, padded tokens per pair when sorted by token length, and the batch shapes."""
+    from crossrank.data.collate import length_sorted, tokenize_unpadded
+
+    enc = tokenize_unpadded(tokenizer, [q for q, _ in pairs], [p for _, p in pairs], max_length)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    batches = length_sorted(lengths, batch_size)
+    sizes = [len(b) for b in batches]
+    widths = [max(lengths[i] for i in b) for b in batches]
+    return float(np.mean(lengths)), sum(s * w for s, w in zip(sizes, widths)) / len(pairs), sizes, widths
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="crossrank's batch size (default: its own, 16 on a CPU in fp32, 32 in bf16, 256 on a GPU)")
+    ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--backends", nargs="+", default=None, help="default: all that run on the device")
     args = ap.parse_args()
-    if not IRDATA.is_dir():
-        print(f"skipped: {IRDATA} is absent (real DL19 pairs are needed)")
-        return 0
     from sentence_transformers import CrossEncoder
 
     from crossrank import Reranker
-    from crossrank.export import export_model
-    from crossrank.hub import packaged_minilm
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.reranker import BACKENDS
 
-    model = args.model
-    if model is None:
-        torch.manual_seed(0)
-        model = str(export_model(CrossEncoderScorer.from_pretrained(packaged_minilm(), args.max_length),
-                                 Path(tempfile.mkdtemp()) / "model"))
-    pairs = load_pairs(args.pairs)
-    ours = Reranker(model, max_length=args.max_length, device=args.device)
-    peer = CrossEncoder(model, max_length=args.max_length, device=args.device)
-    best = {"crossrank": float("inf"), "sentence-transformers": float("inf")}
-    outputs = {}
-    for _ in range(3):
-        for name, fn in (("crossrank", lambda: ours.predict(pairs, batch_size=args.batch_size)),
-                         ("sentence-transformers", lambda: peer.predict(pairs, batch_size=args.batch_size,
-                                                                        show_progress_bar=False))):
+    pairs = dl19_rerank_pairs(args.pairs)
+    source = "DL19 BM25 top-100 pairs" if pairs else "generated MS MARCO-shaped pairs"
+    pairs = pairs or [(q, p) for q, p, _ in generated_pairs(args.pairs)]
+    model = model_folder(args.model, args.max_length)
+    backends = args.backends or [b for b in BACKENDS if args.device == "cpu" or b in ("torch", "torch-bf16")]
+    ours = {b: Reranker(model, device=args.device, backend=b) for b in backends}
+    peer = CrossEncoder(model, device=args.device)
+
+    def run_peer(batch_size: int):
+        return lambda: peer.predict(pairs, batch_size=batch_size, show_progress_bar=False)
+
+    contenders = {f"crossrank {b}": (lambda r=r: r.predict(pairs, batch_size=args.batch_size)) for b, r in ours.items()}
+    probe = pairs[: min(len(pairs), 300)]
+    trial = {}
+    for bs in (16, 32, 64, 128):
+        start = time.perf_counter()
+        peer.predict(probe, batch_size=bs, show_progress_bar=False)
+        trial[bs] = time.perf_counter() - start
+    best_bs = min(trial, key=trial.get)
+    contenders["sentence-transformers bs=32 (default)"] = run_peer(32)
+    contenders[f"sentence-transformers bs={best_bs} (best)"] = run_peer(best_bs)
+    for fn in contenders.values():  # warm-up, untimed
+        fn()
+    best = dict.fromkeys(contenders, float("inf"))
+    scores = {}
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            if args.device == "cuda":
+                torch.cuda.synchronize()
             start = time.perf_counter()
-            outputs[name] = np.asarray(fn())
+            scores[name] = np.asarray(fn(), dtype=np.float32)
+            if args.device == "cuda":
+                torch.cuda.synchronize()
             best[name] = min(best[name], time.perf_counter() - start)
     rate = {k: len(pairs) / v for k, v in best.items()}
-    print(f"device={args.device} pairs={len(pairs)} batch={args.batch_size} max_length={args.max_length} "
-          f"threads={torch.get_num_threads()}")
-    for k, v in rate.items():
-        print(f"{k:>22}: {v:8.1f} pairs/s")
-    print(f"ratio crossrank / sentence-transformers: {rate['crossrank'] / rate['sentence-transformers']:.2f}")
-    print(f"max |score difference|: {np.abs(outputs['crossrank'] - outputs['sentence-transformers']).max():.2e}")
+    default = rate["sentence-transformers bs=32 (default)"]
+    best_peer = rate[f"sentence-transformers bs={best_bs} (best)"]
+    reference = scores["sentence-transformers bs=32 (default)"]
+    scorer = next(iter(ours.values())).scorer
+    from crossrank.backends import default_batch_size
+
+    batch = args.batch_size or default_batch_size(scorer)
+    real, padded, sizes, widths = padding(scorer.tokenizer, pairs, scorer.max_length, batch)
+    work = flops(scorer.model.config, sizes, widths)
+    peak32 = matmul_gflops(torch.float32, device=args.device)
+    peak16 = matmul_gflops(torch.bfloat16, device=args.device)
+    print(f"device={args.device} pairs={len(pairs)} ({source}) max_length={scorer.max_length} "
+          f"crossrank batch={args.batch_size or 'default'} threads={torch.get_num_threads()} rounds={args.rounds}")
+    print(f"tokens per pair: {real:.1f} real, {padded:.1f} padded in crossrank's length-sorted batches of {batch} "
+          "(GFLOP/s below count the padded work of those batches)")
+    print(f"machine: {peak32:.0f} GFLOP/s fp32, {peak16:.0f} GFLOP/s bf16 (2048-square matmul)")
+    for name, r in rate.items():
+        line = (f"{name:>38}: {r:9.1f} pairs/s  x{r / default:5.2f} vs peer default  x{r / best_peer:5.2f} vs "
+                f"peer best  max|diff| {np.abs(scores[name] - reference).max():.2e}")
+        if name.startswith("crossrank"):
+            line += f"  {work / best[name] / 1e9:6.0f} GFLOP/s"
+        print(line)
+    fastest = max((k for k in rate if k.startswith("crossrank")), key=rate.get)
+    print(f"rerank throughput ratio vs sentence-transformers (default batch): crossrank torch "
+          f"{rate['crossrank torch'] / default:.2f}x, fastest ({fastest.split()[-1]}) {rate[fastest] / default:.2f}x")
     return 0
 
 

@@ -58,6 +58,14 @@ def _like(scorer: CrossEncoderScorer, model: torch.nn.Module) -> CrossEncoderSco
     return out
 
 
+def default_batch_size(scorer: CrossEncoderScorer) -> int:
+    """Pairs per batch when none is given: 256 on a GPU; on a CPU 16 in fp32 (measured best on 2 Xeon cores,
+    where larger batches lose to cache misses and padding) and 32 in bf16."""
+    if scorer.device.type == "cuda":
+        return 256
+    return 32 if getattr(scorer, "backend", "torch") == "torch-bf16" else 16
+
+
 def _fingerprint(scorer: CrossEncoderScorer) -> str:
     """A hash of the weights (so an ONNX file is never reused for other weights)."""
     h = hashlib.sha256()

@@ -38,15 +38,16 @@ class Reranker:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.scorer = apply(scorer.to(self.device).eval(), backend, what="Reranker: backend")
 
-    def predict(self, pairs: Sequence[Sequence[str]] | Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Raw relevance logits for (query, passage) pairs, in input order (one pair -> a 0-d array)."""
+    def predict(self, pairs: Sequence[Sequence[str]] | Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Raw relevance logits for (query, passage) pairs, in input order (one pair -> a 0-d array).
+        ``batch_size`` None: what suits the device and backend."""
         single = len(pairs) == 2 and all(isinstance(x, str) for x in pairs)
         items = [pairs] if single else list(pairs)
         scores = self.scorer.score([p[0] for p in items], [p[1] for p in items], batch_size)
         return scores[0] if single else scores
 
     def rank(self, query: str, documents: Sequence[str], top_k: int | None = None,
-             return_documents: bool = False, batch_size: int = 32) -> list[dict[str, Any]]:
+             return_documents: bool = False, batch_size: int | None = None) -> list[dict[str, Any]]:
         """``[{"corpus_id", "score"(, "text")}]`` sorted by score, best first; ``top_k`` keeps the best k."""
         scores = self.predict([(query, d) for d in documents], batch_size=batch_size) if documents else []
         results = [{"corpus_id": i, "score": float(s)} for i, s in enumerate(scores)]

@@ -8,15 +8,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from crossrank.data.collate import encode_pairs, length_sorted
+from crossrank.data.collate import length_sorted, pad_batch, tokenize_unpadded
 from crossrank.errors import ConfigError, CrossrankError
 from crossrank.hub import check_model_path, load_failure, looks_local
 
@@ -123,20 +124,38 @@ class CrossEncoderScorer(nn.Module):
         return next(self.parameters()).device
 
     @torch.inference_mode()
-    def score(self, queries: Sequence[str], passages: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Logits for pairs, scored in length-sorted batches and returned in input order."""
+    def score(self, queries: Sequence[str], passages: Sequence[str], batch_size: int | None = None,
+              on_batch: Callable[[int], Any] | None = None) -> np.ndarray:
+        """Logits for pairs, returned in input order.
+
+        The pairs are tokenized once (a few thousand at a time), sorted by their true token length and scored
+        in batches padded only to their own longest pair. ``batch_size`` None: what suits the device and
+        backend (:func:`crossrank.backends.default_batch_size`); ``on_batch(n)`` is called after each batch."""
+        if batch_size is None:
+            from crossrank.backends import default_batch_size
+
+            batch_size = default_batch_size(self)
         was_training = self.training
         self.eval()
         out = np.empty(len(queries), dtype=np.float32)
-        lengths = [len(q) + len(p) for q, p in zip(queries, passages)]
         autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
                     else contextlib.nullcontext())
-        for idx in length_sorted(lengths, batch_size):
-            enc = encode_pairs(self.tokenizer, [queries[i] for i in idx], [passages[i] for i in idx],
-                               self.max_length)
-            enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
-            with autocast:
-                out[idx] = self(enc).float().cpu().numpy()
+        pad_id = self.tokenizer.pad_token_id or 0
+        # longest first by characters, then tokenized a chunk at a time (memory stays bounded) and sorted by
+        # true token length inside the chunk
+        order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
+        chunk = max(batch_size * 32, 2048)
+        for start in range(0, len(order), chunk):
+            part = order[start: start + chunk]
+            encoded = tokenize_unpadded(self.tokenizer, [queries[i] for i in part], [passages[i] for i in part],
+                                        self.max_length)
+            lengths = [len(ids) for ids in encoded["input_ids"]]
+            for idx in length_sorted(lengths, batch_size):
+                enc = {k: v.to(self.device, non_blocking=True) for k, v in pad_batch(encoded, idx, pad_id).items()}
+                with autocast:
+                    out[[part[i] for i in idx]] = self(enc).float().cpu().numpy()
+                if on_batch is not None:
+                    on_batch(len(idx))
         self.train(was_training)
         return out
 

@@ -33,7 +33,7 @@ HF_DEFAULTS = {"learning_rate": 5e-5, "weight_decay": 0.0, "adam_beta1": 0.9, "a
                "adam_epsilon": 1e-8, "per_device_train_batch_size": 8, "per_device_eval_batch_size": 8,
                "num_train_epochs": 3, "max_steps": -1, "max_grad_norm": 1.0, "lr_scheduler_type": "linear",
                "warmup_steps": 0, "warmup_ratio": 0.0, "seed": 42, "gradient_accumulation_steps": 1,
-               "precision": "32-true", "optim": "adamw_torch"}
+               "precision": "32-true", "optim": "adamw_torch_fused"}
 
 
 #: Optimizer targets in the names Hugging Face's ``optim`` argument uses.
@@ -51,7 +51,8 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
         "max_grad_norm": tr.gradient_clip_val, "lr_scheduler_type": sch.get("name", "linear"),
         "warmup_steps": sch.warmup_steps, "warmup_ratio": sch.warmup_ratio,
         "seed": cfg.seed, "gradient_accumulation_steps": tr.get("accumulate_grad_batches", 1),
-        "precision": str(tr.get("precision", "32-true")), "optim": OPTIM_NAMES.get(opt._target_, opt._target_),
+        "precision": str(tr.get("precision", "32-true")),
+        "optim": OPTIM_NAMES.get(opt._target_, opt._target_) + ("_fused" if opt.get("fused") else ""),
         "max_length": cfg.model.max_length,
     }
 

@@ -33,3 +33,26 @@ def test_collator_pads_dynamically_and_keeps_ids(tiny_model_dir: Path) -> None:
 
 def test_length_sorted_batches() -> None:
     assert length_sorted([1, 5, 3, 4], 2) == [[1, 3], [2, 0]]
+
+
+def test_length_grouped_batches_are_random_complete_and_homogeneous() -> None:
+    import random
+
+    import torch
+
+    from crossrank.data.sampling import LengthGroupedBatchSampler
+
+    rng = random.Random(0)
+    lengths = [rng.randint(10, 500) for _ in range(1000)]
+    sampler = LengthGroupedBatchSampler(lengths, 16, generator=torch.Generator().manual_seed(42), mega_batches=10)
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        assert sorted(i for b in epoch for i in b) == list(range(1000)) and len(epoch) == len(sampler) == 63
+    assert first != second  # a new order every epoch
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    assert spread < 60  # random batches of 16 spread over about 430 tokens here
+    # not a curriculum: long and short batches are interleaved
+    widths = [max(lengths[i] for i in b) for b in first]
+    assert widths != sorted(widths) and widths != sorted(widths, reverse=True)
+    again = list(LengthGroupedBatchSampler(lengths, 16, generator=torch.Generator().manual_seed(42), mega_batches=10))
+    assert again == first

@@ -16,12 +16,33 @@ def encode_pairs(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], pas
     Truncation cuts the passage first; only a query that alone overflows ``max_length`` makes the
     batch fall back to cutting the longer side token by token (``longest_first``).
     """
-    kwargs = dict(max_length=max_length, padding=True, return_tensors="pt")
+    return dict(_tokenize(tokenizer, queries, passages, max_length, padding=True, return_tensors="pt"))
+
+
+def _tokenize(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passages: Sequence[str], max_length: int,
+              **kwargs: Any) -> Any:
     try:
-        enc = tokenizer(list(queries), list(passages), truncation="only_second", **kwargs)
+        return tokenizer(list(queries), list(passages), truncation="only_second", max_length=max_length, **kwargs)
     except Exception:  # a query longer than max_length: the tokenizer cannot cut only the passage
-        enc = tokenizer(list(queries), list(passages), truncation="longest_first", **kwargs)
-    return dict(enc)
+        return tokenizer(list(queries), list(passages), truncation="longest_first", max_length=max_length, **kwargs)
+
+
+def tokenize_unpadded(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passages: Sequence[str],
+                      max_length: int) -> dict[str, list[list[int]]]:
+    """Token ids of many pairs at once, unpadded (truncated as :func:`encode_pairs` does): the true lengths
+    to sort by, and no second tokenization when the batches are padded (:func:`pad_batch`)."""
+    return {k: v for k, v in _tokenize(tokenizer, queries, passages, max_length).items()
+            if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def pad_batch(encoded: dict[str, list[list[int]]], indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """The rows ``indices`` of :func:`tokenize_unpadded`'s output, right-padded to the longest of them."""
+    width = max(len(encoded["input_ids"][i]) for i in indices)
+    out = {}
+    for key, rows in encoded.items():
+        fill = pad_id if key == "input_ids" else 0
+        out[key] = torch.tensor([rows[i] + [fill] * (width - len(rows[i])) for i in indices], dtype=torch.long)
+    return out
 
 
 class PairCollator:

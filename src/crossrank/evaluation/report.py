@@ -1,4 +1,4 @@
-"""Comparison reports: ranx ``compare`` with a paired significance test, as a table and as markdown."""
+"""Comparison reports: ranx's paired significance tests over per-query values, as tables and markdown."""
 
 from __future__ import annotations
 
@@ -6,27 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from ranx import compare
 from ranx.data_structures import Report
 from ranx.statistical_tests import compute_statistical_significance
 
-from crossrank.evaluation.metrics import to_ranx
 from crossrank.files import write_text
-
-
-def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapping[str, Mapping[str, float]]],
-                 metrics: list[str], stat_test: str = "student", max_p: float = 0.05) -> dict:
-    """ranx ``compare`` of named runs: ``{"metrics", "model_names", name: {"scores", "comparisons"}}``
-    with p-values of the paired test between every two runs."""
-    ranx_runs = []
-    ranx_qrels = None
-    for name, run in runs.items():
-        ranx_qrels, r = to_ranx(qrels, run, name)
-        ranx_runs.append(r)
-    report = compare(ranx_qrels, ranx_runs, metrics, stat_test=stat_test, max_p=max_p, rounding_digits=4)
-    out = report.to_dict()
-    out["max_p"] = max_p
-    return out
 
 
 def compare_scores(per_query: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: list[str],

@@ -21,7 +21,6 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from crossrank.data.candidates import order_key
-from crossrank.data.collate import length_sorted
 from crossrank.data.sources import RunRow, Source
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict
@@ -33,10 +32,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RerankResult:
-    """Both runs of an evaluation set plus what it cost."""
+    """Where an evaluation set's scores are (``shards``) plus what they cost."""
 
-    first_stage: RunDict
-    reranked: RunDict
+    shards: Path
     n_pairs: int
     scored_pairs: int  # pairs scored in this call (resumed shards excluded)
     seconds: float
@@ -69,7 +67,7 @@ def _fingerprint(model_id: str, source_name: str, depth: int | None, max_length:
 
 
 def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows: Iterator[RunRow],
-           depth: int | None = None, batch_size: int = 64, shard_size: int = 50_000, model_id: str = "",
+           depth: int | None = None, batch_size: int | None = None, shard_size: int = 50_000, model_id: str = "",
            rank: int = 0, world_size: int = 1, progress: bool = True,
            barrier: Callable[[], None] | None = None) -> RerankResult | None:
     """Score the streamed candidate ``rows``; return both runs (None on workers other than rank 0,
@@ -117,36 +115,58 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
         barrier()
     if rank != 0:
         return None
-    first_stage, reranked, n = read_shards(shards)
+    n = sum(1 for _ in iter_shard_rows(shards))
     if n == 0:
         raise DataError(f"{source.name}: no candidates to rerank (empty run)")
-    return RerankResult(first_stage, reranked, n, scored, seconds)
+    return RerankResult(shards, n, scored, seconds)
 
 
-def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: list[str], batch_size: int,
+def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: list[str], batch_size: int | None,
                     bar: tqdm) -> list[float]:
-    """Score a shard longest-first (similar lengths share a batch: little padding), a few batches at a
-    time so the progress bar moves at a steady pairs/s; results come back in input order."""
-    out = [0.0] * len(queries)
-    lengths = [len(q) + len(p) for q, p in zip(queries, passages)]
-    for idx in length_sorted(lengths, batch_size * 8):
-        scores = scorer.score([queries[i] for i in idx], [passages[i] for i in idx], batch_size)
-        for i, value in zip(idx, scores.tolist()):
-            out[i] = value
-        bar.update(len(idx))
-    return out
+    """Score a shard (tokenized once, longest batches of similar length first), moving the progress bar
+    after every batch; results come back in input order."""
+    return scorer.score(queries, passages, batch_size, on_batch=bar.update).tolist()
 
 
-def read_shards(shards: Path) -> tuple[RunDict, RunDict, int]:
-    """Merge every shard into (first-stage run, reranked run, number of pairs)."""
-    first: RunDict = {}
-    reranked: RunDict = {}
-    n = 0
+def iter_shard_rows(shards: Path) -> Iterator[tuple[str, str, float, float]]:
+    """Every scored candidate in stream order: (qid, pid, first-stage score, reranker score)."""
     for path in sorted(shards.glob("shard-*.tsv")):
         with path.open(encoding="utf-8") as f:
             for line in f:
                 qid, pid, a, b = line.rstrip("\n").split("\t")
-                first.setdefault(qid, {})[pid] = float(a)
-                reranked.setdefault(qid, {})[pid] = float(b)
-                n += 1
+                yield qid, pid, float(a), float(b)
+
+
+def iter_query_chunks(shards: Path, queries_per_chunk: int = 1000) -> Iterator[tuple[RunDict, RunDict]]:
+    """(first-stage run, reranked run) for a few thousand queries at a time, so that metrics over millions of
+    candidates need memory for one chunk only. A query's rows are consecutive in the stream (a shard boundary
+    may split them); a query met again after another one is an error."""
+    first: RunDict = {}
+    reranked: RunDict = {}
+    done: set[str] = set()
+    previous = None
+    for qid, pid, a, b in iter_shard_rows(shards):
+        if qid != previous:
+            if qid in done or qid in first:
+                raise DataError(f"{shards}: qid {qid!r} is not contiguous in the scored candidates")
+            if previous is not None and len(first) >= queries_per_chunk:
+                done.update(first)
+                yield first, reranked
+                first, reranked = {}, {}
+            previous = qid
+        first.setdefault(qid, {})[pid] = a
+        reranked.setdefault(qid, {})[pid] = b
+    if first:
+        yield first, reranked
+
+
+def read_shards(shards: Path) -> tuple[RunDict, RunDict, int]:
+    """Merge every shard into (first-stage run, reranked run, number of pairs): for small sets and tests."""
+    first: RunDict = {}
+    reranked: RunDict = {}
+    n = 0
+    for qid, pid, a, b in iter_shard_rows(shards):
+        first.setdefault(qid, {})[pid] = a
+        reranked.setdefault(qid, {})[pid] = b
+        n += 1
     return first, reranked, n

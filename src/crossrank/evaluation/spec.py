@@ -67,7 +67,7 @@ class EvalSet:
     depth: int | None = 100
     relevance_level: int | None = None
     metrics: list[str] = field(default_factory=lambda: list(BASE_METRICS))
-    batch_size: int = 64
+    batch_size: int | None = None  # None: 16 on a CPU in fp32, 32 in bf16, 256 on a GPU
     shard_size: int = 50_000
     compare_runs: dict[str, str] = field(default_factory=dict)
     stat_test: str = "student"

@@ -8,19 +8,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crossrank.data.candidates import first_stage, order_key
-from crossrank.data.sources import RunRow, Source, read_trec_run
+from crossrank.data.sources import Qrels, RunRow, Source, read_trec_run
 from crossrank.errors import DataError
-from crossrank.evaluation.metrics import evaluate_run, rows_to_run
-from crossrank.evaluation.report import compare_runs, to_markdown, to_text, write_per_query
-from crossrank.evaluation.rerank import rerank
+from crossrank.evaluation.metrics import RunDict, evaluate_run, rows_to_run
+from crossrank.evaluation.report import compare_scores, to_markdown, to_text, write_per_query
+from crossrank.evaluation.rerank import iter_query_chunks, iter_shard_rows, rerank
 from crossrank.evaluation.spec import EvalSet, graded_level_warning
 from crossrank.files import json_safe, write_json, write_text
 from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EvalSet", "candidate_rows", "evaluate_set", "write_trec"]
+__all__ = ["EvalSet", "candidate_rows", "evaluate_set", "score_per_query"]
 
 
 def candidate_rows(source: Source, spec: EvalSet) -> Iterator[RunRow]:
@@ -31,13 +33,44 @@ def candidate_rows(source: Source, spec: EvalSet) -> Iterator[RunRow]:
     return ((q, p, s) for q, items in candidates.items() for p, s in items)
 
 
-def write_trec(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
-    """A TREC run file, each query in trec_eval's order (score desc, pid desc), written atomically."""
-    lines = []
-    for qid in sorted(run):
+def trec_lines(run: dict[str, dict[str, float]], tag: str) -> Iterator[str]:
+    """TREC run lines, each query in trec_eval's order (score desc, pid desc)."""
+    for qid in run:
         ordered = sorted(run[qid].items(), key=order_key, reverse=True)
-        lines += [f"{qid} Q0 {pid} {rank} {score:.6f} {tag}\n" for rank, (pid, score) in enumerate(ordered, 1)]
-    write_text(path, "".join(lines))
+        for rank, (pid, score) in enumerate(ordered, 1):
+            yield f"{qid} Q0 {pid} {rank} {score:.6f} {tag}\n"
+
+
+def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[str, RunDict],
+                    run_file: Path, chunk: int = 1000) -> dict[str, dict[str, dict[str, float]]]:
+    """``{run: {metric: {qid: value}}}`` for the first stage, the reranked run and any other runs, computed a
+    few thousand queries at a time (memory does not grow with the candidate count); writes the reranked TREC
+    run file on the way (atomically). Judged queries without candidates score 0, as in trec_eval."""
+    names_of_runs = ["first_stage", "reranked", *others]
+    per_query: dict[str, dict[str, dict[str, float]]] = {r: {m: {} for m in names} for r in names_of_runs}
+    seen: set[str] = set()
+    tmp = run_file.with_name(f".{run_file.name}.tmp")
+
+    def add(runs: dict[str, RunDict], qids) -> None:
+        judged = {q: qrels[q] for q in qids if qrels.get(q)}
+        if not judged:
+            return
+        for name, run in runs.items():
+            _, values = evaluate_run(judged, run, names, name)
+            for m in names:
+                per_query[name][m].update(values[m])
+
+    with tmp.open("w", encoding="utf-8") as f:
+        for first, reranked in iter_query_chunks(shards, chunk):
+            seen.update(first)
+            f.writelines(trec_lines(reranked, "crossrank"))
+            add({"first_stage": first, "reranked": reranked,
+                 **{n: {q: other[q] for q in first if q in other} for n, other in others.items()}}, list(first))
+    tmp.replace(run_file)
+    missing = [q for q in qrels if q not in seen]
+    add({name: ({q: others[name][q] for q in missing if q in others[name]} if name in others else {})
+         for name in names_of_runs}, missing)
+    return per_query
 
 
 def settings_line(spec: EvalSet, level: int, max_length: int, model_id: str, backend: str = "torch") -> str:
@@ -77,27 +110,25 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
                     world_size, progress, barrier)
     if result is None:
         return None
-    runs = {"first_stage": result.first_stage, "reranked": result.reranked}
-    for name, path in spec.compare_runs.items():
-        runs[name] = rows_to_run(read_trec_run(Path(path), source.queries()))
-    means: dict[str, dict[str, float]] = {}
-    per_query: dict[str, dict[str, dict[str, float]]] = {}
-    for name, run in runs.items():
-        means[name], per_query[name] = evaluate_run(qrels, run, names, name)
-    report = compare_runs(qrels, runs, names, spec.stat_test, spec.max_p)
+    others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))
+              for name, path in spec.compare_runs.items()}
+    per_query = score_per_query(result.shards, qrels, names, others, out / "run.trec")
+    means = {name: {m: float(np.mean(list(values[m].values()))) if values[m] else float("nan") for m in names}
+             for name, values in per_query.items()}
+    report = compare_scores(per_query, names, spec.stat_test, spec.max_p).to_dict() | {"max_p": spec.max_p}
     settings = settings_line(spec, level, scorer.max_length, model_id, getattr(scorer, "backend", "torch"))
-    write_trec(out / "run.trec", result.reranked, "crossrank")
     write_per_query(out / "per_query.tsv", per_query)
     title = f"{spec.name}: {result.n_pairs} pairs, {len(qrels)} judged queries"
     notes = [settings] + ([f"Warning: {warning}."] if warning else [])
     write_text(out / "report.md", to_markdown(report, title, notes))
     write_json(out / "report.json", report)
-    print(f"\n{spec.name} ({len(result.reranked)} queries, {result.n_pairs} pairs, "
+    n_queries = sum(1 for _ in itertools.groupby(iter_shard_rows(result.shards), key=lambda r: r[0]))
+    print(f"\n{spec.name} ({n_queries} queries, {result.n_pairs} pairs, "
           f"{result.pairs_per_second:.1f} pairs/s; relevance >= {level} is relevant, max_length "
           f"{scorer.max_length})\n{to_text(report)}")
     payload = json_safe({
         "first_stage": means["first_stage"], "reranked": means["reranked"],
-        "n_queries": len(result.reranked), "n_pairs": result.n_pairs,
+        "n_queries": n_queries, "n_pairs": result.n_pairs,
         "n_judged_queries": len(qrels), "depth": spec.depth, "relevance_level": level,
         "max_length": scorer.max_length, "model": model_id, "backend": getattr(scorer, "backend", "torch"),
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,
