@@ -55,15 +55,28 @@ def dl19_train_pairs() -> list[tuple[str, str, float]] | None:
 
 
 def model_folder(name_or_path: str | None, max_length: int) -> str:
-    """A 1-logit model folder both peers load: the given one, or the packaged MiniLM with a fresh head."""
+    """A 1-logit model folder both peers load: the given one, or the packaged MiniLM with a fresh head. Where
+    the package is missing (a GPU machine), ``$CROSSRANK_BENCH_MINILM`` holds MiniLM-L6's config and
+    tokenizer, and the same architecture is built with random weights (speed does not depend on them)."""
     if name_or_path:
         return name_or_path
+    import os
+
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
     from crossrank.export import export_model
-    from crossrank.hub import packaged_minilm
     from crossrank.scorer import CrossEncoderScorer
 
     torch.manual_seed(0)
-    scorer = CrossEncoderScorer.from_pretrained(packaged_minilm(), max_length=max_length)
+    config_dir = os.environ.get("CROSSRANK_BENCH_MINILM")
+    if config_dir:
+        config = AutoConfig.from_pretrained(config_dir, num_labels=1)
+        scorer = CrossEncoderScorer(AutoModelForSequenceClassification.from_config(config),
+                                    AutoTokenizer.from_pretrained(config_dir), max_length=max_length)
+    else:
+        from crossrank.hub import packaged_minilm
+
+        scorer = CrossEncoderScorer.from_pretrained(packaged_minilm(), max_length=max_length)
     return str(export_model(scorer, Path(tempfile.mkdtemp()) / "model"))
 
 

@@ -33,11 +33,11 @@ def run_crossrank(model: str, pairs, steps: int, args) -> tuple[float, list[floa
     import datasets
     import lightning as L
 
-    from crossrank.cli import quiet_environment, quiet_lightning
     from crossrank.data.datamodule import PairDataModule
     from crossrank.losses import BCELoss
     from crossrank.module import CrossEncoderModule
     from crossrank.optim import schedule
+    from crossrank.quiet import quiet_environment, quiet_lightning
     from crossrank.scorer import CrossEncoderScorer
 
     quiet_environment()

@@ -9,7 +9,6 @@ import lightning as L
 import torch
 from torch import nn
 
-from crossrank.evaluation.metrics import validation_metrics
 from crossrank.scorer import CrossEncoderScorer
 
 
@@ -109,6 +108,8 @@ class CrossEncoderModule(L.LightningModule):
             rows = [r for part in gathered for r in part]
         if not rows or not self.val_qrels:
             return
+        from crossrank.evaluation.metrics import validation_metrics  # ranx: only where there is validation
+
         # reranker scores (column 2), and the first stage on the same candidates (column 3): the bar to clear
         record: dict[str, float] = {"step": self.global_step, "epoch": self.current_epoch}
         for prefix, column in (("val", 2), ("val/first_stage", 3)):

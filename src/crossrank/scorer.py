@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -141,21 +142,30 @@ class CrossEncoderScorer(nn.Module):
         autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
                     else contextlib.nullcontext())
         pad_id = self.tokenizer.pad_token_id or 0
-        # longest first by characters, then tokenized a chunk at a time (memory stays bounded) and sorted by
-        # true token length inside the chunk
+        # longest first by characters, then tokenized a chunk at a time (memory stays bounded; the next chunk is
+        # tokenized in a thread while this one is scored) and sorted by true token length inside the chunk
         order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
-        chunk = max(batch_size * 32, 2048)
-        for start in range(0, len(order), chunk):
-            part = order[start: start + chunk]
-            encoded = tokenize_unpadded(self.tokenizer, [queries[i] for i in part], [passages[i] for i in part],
-                                        self.max_length)
-            lengths = [len(ids) for ids in encoded["input_ids"]]
-            for idx in length_sorted(lengths, batch_size):
-                enc = {k: v.to(self.device, non_blocking=True) for k, v in pad_batch(encoded, idx, pad_id).items()}
-                with autocast:
-                    out[[part[i] for i in idx]] = self(enc).float().cpu().numpy()
-                if on_batch is not None:
-                    on_batch(len(idx))
+        size = max(batch_size * 32, 2048)
+        chunks = [order[start: start + size] for start in range(0, len(order), size)]
+        pin = self.device.type == "cuda"
+
+        def tokenize(part: list[int]) -> dict[str, list[list[int]]]:
+            return tokenize_unpadded(self.tokenizer, [queries[i] for i in part], [passages[i] for i in part],
+                                     self.max_length)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(tokenize, chunks[0]) if chunks else None
+            for k, part in enumerate(chunks):
+                encoded = pending.result()
+                pending = pool.submit(tokenize, chunks[k + 1]) if k + 1 < len(chunks) else None
+                lengths = [len(ids) for ids in encoded["input_ids"]]
+                for idx in length_sorted(lengths, batch_size):
+                    enc = {k2: v.to(self.device, non_blocking=True)
+                           for k2, v in pad_batch(encoded, idx, pad_id, pin).items()}
+                    with autocast:
+                        out[[part[i] for i in idx]] = self(enc).float().cpu().numpy()
+                    if on_batch is not None:
+                        on_batch(len(idx))
         self.train(was_training)
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -35,13 +36,18 @@ def tokenize_unpadded(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str]
             if k in ("input_ids", "attention_mask", "token_type_ids")}
 
 
-def pad_batch(encoded: dict[str, list[list[int]]], indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """The rows ``indices`` of :func:`tokenize_unpadded`'s output, right-padded to the longest of them."""
+def pad_batch(encoded: dict[str, list[list[int]]], indices: Sequence[int], pad_id: int,
+              pin: bool = False) -> dict[str, torch.Tensor]:
+    """The rows ``indices`` of :func:`tokenize_unpadded`'s output, right-padded to the longest of them
+    (in pinned memory with ``pin``, for asynchronous copies to a GPU)."""
     width = max(len(encoded["input_ids"][i]) for i in indices)
     out = {}
     for key, rows in encoded.items():
-        fill = pad_id if key == "input_ids" else 0
-        out[key] = torch.tensor([rows[i] + [fill] * (width - len(rows[i])) for i in indices], dtype=torch.long)
+        array = np.full((len(indices), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+        for r, i in enumerate(indices):
+            array[r, : len(rows[i])] = rows[i]
+        tensor = torch.from_numpy(array)
+        out[key] = tensor.pin_memory() if pin else tensor
     return out
 
 

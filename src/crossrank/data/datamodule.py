@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ class PairDataModule(L.LightningDataModule):
         self.val_source_cfg = dict(val_source) if val_source else None
         self.length_grouped = length_grouped
         self.pin_memory = pin_memory
+        if num_workers > 0:  # workers are forked: the tokenizer's own threads must stay off in the parent
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._train_lengths: list[int] | None = None
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None

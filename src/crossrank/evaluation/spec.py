@@ -9,12 +9,13 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
+from typing import TYPE_CHECKING, Any
 
 from crossrank.data.sources import Source, load_source
 from crossrank.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class EvalSet:
 
 def eval_sets(cfg: DictConfig) -> list[EvalSet]:
     """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
+    from omegaconf import OmegaConf
+
     sets = {"eval": cfg.eval} if cfg.get("eval") else {}
     sets.update({f"extra_eval.{k}": v for k, v in (cfg.get("extra_eval") or {}).items()})
     out = []
