@@ -50,8 +50,7 @@ def run_crossrank(model: str, pairs, steps: int, args) -> tuple[float, list[floa
                                                    "passage": [p for _, p, _ in pairs],
                                                    "label": [y for _, _, y in pairs]})
     dm.val_dataset = datasets.Dataset.from_dict({c: [] for c in ("qid", "pid", "query", "passage", "first_stage")})
-    fused = args.device == "cuda" or args.fused
-    module = CrossEncoderModule(scorer, BCELoss(), functools.partial(torch.optim.AdamW, lr=5e-5, fused=fused or None),
+    module = CrossEncoderModule(scorer, BCELoss(), functools.partial(torch.optim.AdamW, lr=5e-5, fused=args.fused),
                                 functools.partial(schedule, name="linear"))
     losses: list[float] = []
 
@@ -114,7 +113,8 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--workers", type=int, default=0, help="crossrank's DataLoader workers")
     ap.add_argument("--no-length-grouping", dest="length_grouped", action="store_false")
-    ap.add_argument("--fused", action="store_true", help="fused AdamW for crossrank on CPU (always on GPU)")
+    ap.add_argument("--no-fused", dest="fused", action="store_false",
+                    help="plain AdamW for crossrank (its default, like the peer's, is fused)")
     args = ap.parse_args()
     pairs = dl19_train_pairs()
     source = "DL19 judged pairs" if pairs else "generated MS MARCO-shaped pairs"
@@ -130,7 +130,7 @@ def main() -> int:
     rate = {k: args.steps * 16 / v for k, v in best.items()}
     print(f"device={args.device} precision={args.precision} steps={args.steps} batch=16 max_length=512 "
           f"pairs={source} threads={torch.get_num_threads()} crossrank: length_grouped={args.length_grouped} "
-          f"workers={args.workers}")
+          f"workers={args.workers} fused_adamw={args.fused}")
     for k, v in rate.items():
         print(f"{k:>22}: {v:8.1f} samples/s ({best[k]:.1f} s)")
     every = max(1, args.steps // 8)
