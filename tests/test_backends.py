@@ -73,3 +73,10 @@ def test_low_precision_backends_keep_ndcg_on_dl19(trained_on_dl19: Path, tmp_pat
     assert ndcg["torch"] > 0.45, ndcg  # a real ranker (BM25's top-30 nDCG@10 is 0.5058)
     for backend in ACCEPTED:
         assert abs(ndcg[backend] - ndcg["torch"]) <= 0.005, (backend, ndcg)
+
+
+def test_compiled_model_scores_alike(tiny_model_dir: Path) -> None:
+    ref = Reranker(str(tiny_model_dir), device="cpu").predict(PAIRS)
+    compiled = Reranker(str(tiny_model_dir), device="cpu", compile=True)
+    assert compiled.scorer.compiled
+    np.testing.assert_allclose(compiled.predict(PAIRS), ref, atol=1e-5)

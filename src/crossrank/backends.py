@@ -32,14 +32,15 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def apply(scorer: CrossEncoderScorer, backend: str = "torch", cache_dir: str | Path | None = None,
-          what: str = "model.backend") -> CrossEncoderScorer:
+          what: str = "model.backend", compile: bool | None = None) -> CrossEncoderScorer:
     """``scorer`` set up to run on ``backend`` (inference only)."""
     """``scorer`` set up to run on ``backend``, for inference. The result is a new scorer: ``scorer`` itself
     (which may still be trained or exported) is left as it is."""
     if backend not in BACKENDS:
         raise ConfigError(f"{what}: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    compile = scorer.compile_for_inference if compile is None else compile
     if backend == "torch":
-        return scorer
+        return _compiled(_like(scorer, scorer.model)) if compile else scorer
     if backend == "torch-bf16":  # bf16 weights and activations (AMX on recent Xeons, tensor cores on GPUs)
         import copy
 
@@ -49,12 +50,19 @@ def apply(scorer: CrossEncoderScorer, backend: str = "torch", cache_dir: str | P
     else:
         out = OnnxScorer.from_scorer(scorer, quantize=backend == "onnx-int8", cache_dir=cache_dir)
     out.backend = out.inference_backend = backend
-    return out
+    return _compiled(out) if compile and backend.startswith("torch") else out
+
+
+def _compiled(scorer: CrossEncoderScorer) -> CrossEncoderScorer:
+    """The scorer with its model run through ``torch.compile`` (dynamic shapes: batches vary in length)."""
+    scorer.model = torch.compile(scorer.model, dynamic=True)
+    scorer.compiled = True
+    return scorer
 
 
 def _like(scorer: CrossEncoderScorer, model: torch.nn.Module) -> CrossEncoderScorer:
     out = CrossEncoderScorer(model, scorer.tokenizer, max_length=scorer.max_length)
-    out.label = scorer.label
+    out.label, out.backend = scorer.label, scorer.backend
     return out
 
 

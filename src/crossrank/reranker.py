@@ -24,19 +24,20 @@ class Reranker:
         device: ``cpu``, ``cuda``... (default: cuda when available).
         backend: how scores are computed, one of :data:`BACKENDS`: ``torch`` (fp32, the default),
             ``torch-bf16``, ``onnx``, ``onnx-int8`` (see :mod:`crossrank.backends`).
+        compile: run the model through ``torch.compile`` (pays for long scoring jobs).
 
     Raises:
         crossrank.errors.ConfigError: no model at ``name_or_path``, or not a 1-logit cross-encoder.
     """
 
     def __init__(self, name_or_path: str, max_length: int | None = None, device: str | None = None,
-                 backend: str = "torch") -> None:
+                 backend: str = "torch", compile: bool = False) -> None:
         from crossrank.backends import apply
 
         scorer = CrossEncoderScorer.from_pretrained(name_or_path, max_length=max_length, num_labels=None,
                                                     what="Reranker: name_or_path", backend=backend)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.scorer = apply(scorer.to(self.device).eval(), backend, what="Reranker: backend")
+        self.scorer = apply(scorer.to(self.device).eval(), backend, what="Reranker: backend", compile=compile)
 
     def predict(self, pairs: Sequence[Sequence[str]] | Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Raw relevance logits for (query, passage) pairs, in input order (one pair -> a 0-d array).

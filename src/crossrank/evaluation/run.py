@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def _score_sets(fabric: Any, model: str, max_length: int | None, sets: list[EvalSet], out: str,
-                progress: bool, scorer: CrossEncoderScorer | None = None, backend: str = "torch") -> dict[str, Any]:
+                progress: bool, scorer: CrossEncoderScorer | None = None, backend: str = "torch",
+                compile: bool = False) -> dict[str, Any]:
     """One worker: score its share of every set's shards; rank 0 merges and returns the metrics.
     Spawned workers load the model themselves; a single process passes the one it loaded. ``max_length``
     None is the model folder's own limit."""
     if scorer is None:
-        scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None, backend=backend)
+        scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None, backend=backend,
+                                                    compile=compile)
     scorer = apply(scorer.to(fabric.device).eval(), backend)
     results: dict[str, Any] = {}
     for spec in sets:
@@ -52,7 +54,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model = str(cfg.model.name_or_path)
     backend = str(cfg.model.get("backend") or "torch")
     scorer = CrossEncoderScorer.from_pretrained(model, max_length=cfg.model.max_length, num_labels=None,
-                                                backend=backend)
+                                                backend=backend, compile=bool(cfg.model.get("compile")))
     log.info("scoring with %s at max_length %d (%s)", model, scorer.max_length,
              "set by model.max_length" if cfg.model.max_length else "the model folder's own limit")
     devices = cfg.model.get("devices") or 1
@@ -62,7 +64,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if devices != 1:
         del scorer  # each spawned worker loads its own copy
         results = fabric.launch(_score_sets, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
-                                None, backend)
+                                None, backend, bool(cfg.model.get("compile")))
     else:
         results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
                               scorer, backend)
