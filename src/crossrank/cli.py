@@ -82,7 +82,14 @@ def run(task: str, cfg: DictConfig) -> Any:
         if message is not None:
             fail(message, out)
             sys.exit(2)
-        if out is not None and out.is_dir() and not isinstance(e, SystemExit):
+        if out is not None and out.is_dir():
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            if isinstance(e, SIGTERMException | KeyboardInterrupt):
+                (out / FAILED).write_text("interrupted (SIGTERM or Ctrl-C): checkpoints/last.ckpt was saved; rerun "
+                                          "the same command with ckpt_path=last\n", encoding="utf-8")
+                print("interrupted: checkpoints/last.ckpt was saved; rerun with ckpt_path=last", file=sys.stderr)
+                sys.exit(143 if isinstance(e, SIGTERMException) else 130)  # 128 + the signal, as shells report it
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
             (out / FAILED).write_text(f"{type(e).__name__}: {reason}\n", encoding="utf-8")
         raise

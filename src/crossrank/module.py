@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,43 @@ import lightning as L
 import torch
 from torch import nn
 
+from crossrank.errors import ConfigError, CrossrankError
 from crossrank.scorer import CrossEncoderScorer
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(CrossrankError):
+    """Training cannot go on (e.g. a non-finite loss); the message names the step."""
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python's, NumPy's and torch's random states (dropout draws from torch's)."""
+    import random
+
+    import numpy as np
+
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    # plain types and tensors only: Lightning loads checkpoints with torch.load(weights_only=True)
+    state: dict[str, Any] = {"python": random.getstate(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)),
+                                                                     pos, has_gauss, cached],
+                             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(tuple(state["python"][:1]) + (tuple(state["python"][1]),) + tuple(state["python"][2:]))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class CrossEncoderModule(L.LightningModule):
@@ -22,10 +59,13 @@ class CrossEncoderModule(L.LightningModule):
         scheduler: ``(optimizer, num_training_steps) -> LRScheduler`` (a ``_partial_``) or None; stepped
             every optimizer step.
         val_relevance_level: binary validation metrics count relevance >= this as relevant.
+        on_nonfinite: a NaN or infinite loss or gradient ``stop``s the run with an error naming the step (the
+            last checkpoint, from before it, is kept), or ``skip``s the batch (no update) with a warning.
     """
 
     def __init__(self, scorer: CrossEncoderScorer, loss: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
-                 scheduler: Callable[..., Any] | None = None, val_relevance_level: int = 1) -> None:
+                 scheduler: Callable[..., Any] | None = None, val_relevance_level: int = 1,
+                 on_nonfinite: str = "stop") -> None:
         super().__init__()
         self.scorer = scorer
         self.loss = loss
@@ -37,6 +77,11 @@ class CrossEncoderModule(L.LightningModule):
         self._val_rows: list[tuple[str, str, float, float]] = []
         self.val_qrels: dict[str, dict[str, int]] = {}
         self.val_history: list[dict[str, float]] = []  # {"step", "epoch", "val/ndcg@10", ...} per validation
+        if on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"on_nonfinite: {on_nonfinite!r} (expected stop or skip)")
+        self.on_nonfinite = on_nonfinite
+        self.skipped_steps: list[int] = []
+        self._rng_to_restore: dict[str, Any] | None = None
         self.flops_per_batch = None  # read by Lightning's ThroughputMonitor; FLOPs are not counted
 
     def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -48,27 +93,65 @@ class CrossEncoderModule(L.LightningModule):
         # switch dropout on for training.
         self.scorer.train()
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def on_train_start(self) -> None:
+        # Resuming mid-epoch: Lightning restores the training DataLoader's position only when it builds the loader
+        # after reading the checkpoint, but estimated_stepping_batches (configure_optimizers) built it, and the
+        # iterator over it, before; the saved position would be dropped and the epoch would restart in a new
+        # order. Apply it here and start the iterator again, before the first batch is drawn
+        # (tests/test_resume.py checks a resumed run against an uninterrupted one, bit for bit).
+        loop = self.trainer.fit_loop
+        states = getattr(loop, "_combined_loader_states_to_load", None)
+        if states and getattr(loop, "_combined_loader", None) is not None and loop._data_fetcher is not None:
+            loop._combined_loader._load_state_dicts(states)
+            loop._combined_loader_states_to_load = []
+            iter(loop._data_fetcher)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._rng_to_restore is not None:  # resumed: the random state the interrupted run had at this point
+            restore_rng(self._rng_to_restore)
+            self._rng_to_restore = None
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         logits = self.scorer(batch["encoding"])
         loss = self.loss(logits, batch["labels"])
+        if not torch.isfinite(loss):
+            return self._nonfinite(f"the loss is {float(loss)}")
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         self._loss_sum += float(loss.detach())
         self._loss_count += 1
+        self._log_loss_window(batch_idx)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Log the learning rate of this step and the gradient norm before clipping (when logs are due)."""
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else None
+        if norm is not None and not torch.isfinite(norm):
+            self._nonfinite(f"the gradient norm is {float(norm)}")
+            for p in self.parameters():  # skip: AdamW leaves parameters without a gradient untouched
+                p.grad = None
+            return
         if not self.trainer._logger_connector.should_update_logs:
             return
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads:
-            norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+        if norm is not None:
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
         self.log("train/lr", float(optimizer.param_groups[0]["lr"]), on_step=True, on_epoch=False)
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def _nonfinite(self, what: str) -> None:
+        """Stop with an error naming the step, or skip the batch (``on_nonfinite``)."""
         step = self.global_step
-        if step and step % max(1, self.trainer.log_every_n_steps) == 0 and self._loss_count:
+        if self.on_nonfinite == "stop":
+            raise TrainingError(f"step {step}: {what}; training stopped (checkpoints written before this step "
+                                "are kept; on_nonfinite=skip skips such batches instead)")
+        log.warning("step %d: %s; batch skipped (on_nonfinite=skip)", step, what)
+        self.skipped_steps.append(step)
+        return None
+
+    def _log_loss_window(self, batch_idx: int) -> None:
+        """The mean loss of every ``log_every_n_steps`` steps, for the model card. Recorded in training_step
+        (before any callback of this batch), so a checkpoint saved at the end of the batch holds it."""
+        step = self.global_step + 1  # the step this batch completes
+        if step % max(1, self.trainer.log_every_n_steps) == 0 and self._loss_count:
             total = max(1, self.trainer.num_training_batches)
             self.loss_history.append({"epoch": round(self.current_epoch + (batch_idx + 1) / total, 4),
                                       "step": step, "loss": round(self._loss_sum / self._loss_count, 4)})
@@ -84,10 +167,14 @@ class CrossEncoderModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["crossrank_loss_history"] = self.loss_history
         checkpoint["crossrank_val_history"] = self.val_history
+        checkpoint["crossrank_loss_window"] = [self._loss_sum, self._loss_count]
+        checkpoint["crossrank_rng"] = capture_rng()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.loss_history = list(checkpoint.get("crossrank_loss_history", []))
         self.val_history = list(checkpoint.get("crossrank_val_history", []))
+        self._loss_sum, self._loss_count = checkpoint.get("crossrank_loss_window", [0.0, 0])
+        self._rng_to_restore = checkpoint.get("crossrank_rng")
 
     # -- validation: rerank held-out queries --------------------------------------------------
     def on_validation_epoch_start(self) -> None:

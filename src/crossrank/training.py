@@ -12,7 +12,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from crossrank import run_info
-from crossrank.checkpoints import prune
+from crossrank.checkpoints import AtomicCheckpointIO, SaveOnInterrupt, prune
+from crossrank.checkpoints import resolve as resolve_checkpoint
 from crossrank.curves import save_curves
 from crossrank.data.datamodule import PairDataModule
 from crossrank.errors import ConfigError
@@ -114,18 +115,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = CrossEncoderModule(scorer=scorer, loss=hydra.utils.instantiate(cfg.loss),
                                 optimizer=hydra.utils.instantiate(cfg.optimizer),
                                 scheduler=hydra.utils.instantiate(cfg.scheduler),
-                                val_relevance_level=datamodule.spec.min_relevance)
+                                val_relevance_level=datamodule.spec.min_relevance,
+                                on_nonfinite=cfg.get("on_nonfinite", "stop"))
     callbacks = [c for c in (hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c) if c]
+    callbacks.append(SaveOnInterrupt(str(out / "checkpoints")))
+    ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), out)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     extra: dict[str, Any] = {}
     if not datamodule.has_validation():
         extra["limit_val_batches"] = 0  # nothing to validate on: no empty validation loop
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, **extra)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers,
+                                                 plugins=[AtomicCheckpointIO()], **extra)
     ok, value, results = False, None, {}
     try:
         for lg in loggers:
             lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "run": info})
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
         ckpt = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
         if ckpt is not None and ckpt.best_model_path:

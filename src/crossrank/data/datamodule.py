@@ -202,16 +202,20 @@ class PairDataModule(L.LightningDataModule):
             self._train_lengths = lengths
         return self._train_lengths
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> Any:
         """Random batches; with ``length_grouped``, batches of similar length (less padding) in a random
         order, a new one every epoch (:class:`LengthGroupedBatchSampler`)."""
         assert self.train_dataset is not None
         generator = torch.Generator().manual_seed(self.spec.seed)
+        # torchdata's StatefulDataLoader: Lightning saves its position in every checkpoint, so a run resumed
+        # mid-epoch sees the same batches in the same order as an uninterrupted one
+        from torchdata.stateful_dataloader import StatefulDataLoader
+
         if self.length_grouped:
             sampler = LengthGroupedBatchSampler(self.train_lengths(), self.batch_size, generator=generator)
-            return DataLoader(self.train_dataset, batch_sampler=sampler, **self._loader_options())
-        return DataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
-                          **self._loader_options())
+            return StatefulDataLoader(self.train_dataset, batch_sampler=sampler, **self._loader_options())
+        return StatefulDataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
+                                  **self._loader_options())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_dataset is None or len(self.val_dataset) == 0:

@@ -1,0 +1,57 @@
+"""Test-only pieces that configs can name with ``_target_`` (``PYTHONPATH=tests`` in subprocesses): a callback
+that signals its own process at a given step, and a BCE loss that turns NaN at a given call."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import lightning as L
+import torch
+
+from crossrank.losses import BCELoss
+
+
+class SignalAt(L.Callback):
+    """Sends ``signal`` (KILL, TERM...) to this process once ``global_step`` reaches ``step``."""
+
+    def __init__(self, step: int, signal: str = "KILL") -> None:
+        self.step = step
+        self.signal = signal
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), getattr(signal, f"SIG{self.signal}"))
+
+
+class NaNAt(BCELoss):
+    """BCE, except that call number ``at`` (0-based) returns NaN."""
+
+    def __init__(self, at: int, pos_weight: float | None = None) -> None:
+        super().__init__(pos_weight)
+        self.at = at
+        self.calls = 0
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(logits, labels)
+        self.calls += 1
+        return loss * float("nan") if self.calls - 1 == self.at else loss
+
+
+class RecordBatches(L.Callback):
+    """Appends ``step first-pid`` of every training batch to ``path`` (debugging data order)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.global_step} {batch_idx} {batch['pid'][0]} {float(torch.rand(1)):.6f}\n")
+
+
+class PrintLoader(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        dl = trainer.fit_loop._combined_loader.flattened[0]
+        it = dl._iterator
+        print("DEBUGB", trainer.global_step, batch_idx, batch["pid"][0], getattr(it, "_num_yielded", None),
+              id(it), flush=True)

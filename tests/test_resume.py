@@ -1,0 +1,146 @@
+"""Reliability: a run killed with SIGKILL mid-epoch and resumed with ckpt_path=last ends exactly where an
+uninterrupted run ends; SIGTERM saves a checkpoint first; non-finite losses stop (or skip) cleanly;
+checkpoints and outputs are written atomically; two runs with one seed are identical."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import compose_cfg
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["+experiment=quickstart", "model=tiny", "logger=csv", "progress=false", "keep_checkpoints=true",
+        "callbacks.last_checkpoint.every_n_train_steps=10"]
+
+
+def train_py(out: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "train.py", *TINY, *args, f"hydra.run.dir={out}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def checkpoint_step(out: Path) -> int:
+    return torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Same metrics, same exported weights (bit for bit), same training-loss log."""
+    ma = json.loads(next(a.glob("eval/*/metrics.json")).read_text())
+    mb = json.loads(next(b.glob("eval/*/metrics.json")).read_text())
+    assert ma["reranked"] == mb["reranked"] and ma["first_stage"] == mb["first_stage"]
+    wa, wb = load_file(a / "model" / "model.safetensors"), load_file(b / "model" / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    log_a = (a / "model" / "README.md").read_text().split("### Training Logs")[1].split("##")[0]
+    log_b = (b / "model" / "README.md").read_text().split("### Training Logs")[1].split("##")[0]
+    assert log_a == log_b
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("resume") / "straight"
+    proc = train_py(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", "+callbacks.kill.step=45")
+    assert proc.returncode == -9  # SIGKILL: no handler ran
+    assert checkpoint_step(out) == 40  # every 10 steps; the epoch has 90
+    assert not (out / "model").exists() and not list(out.glob("eval/*/metrics.json"))
+    proc = train_py(out, "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming from" in proc.stderr
+    assert_same_run(uninterrupted, out)
+
+
+def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: Path) -> None:
+    out = tmp_path / "terminated"
+    proc = train_py(out, "+callbacks.term._target_=hooks.SignalAt", "+callbacks.term.step=55",
+                    "+callbacks.term.signal=TERM")
+    assert proc.returncode != 0
+    assert checkpoint_step(out) in (55, 56)  # saved when stopping, not the step-50 periodic one
+    assert "interrupted" in (out / "FAILED").read_text()
+    proc = train_py(out, "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_same_run(uninterrupted, out)
+
+
+def test_two_runs_with_one_seed_are_identical(uninterrupted: Path, tmp_path: Path) -> None:
+    proc = train_py(tmp_path / "again")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_same_run(uninterrupted, tmp_path / "again")
+
+
+@pytest.mark.parametrize("mode", ["stop", "skip"])
+def test_nonfinite_loss(mode: str, tmp_path: Path, caplog) -> None:
+    from crossrank.module import TrainingError
+    from crossrank.training import train
+
+    cfg = compose_cfg("train", [*TINY, "loss._target_=hooks.NaNAt", "+loss.at=23", f"on_nonfinite={mode}",
+                                "export=false", "eval=none"], tmp_path)
+    if mode == "stop":
+        with pytest.raises(TrainingError, match=r"^step 23: the loss is nan; training stopped"):
+            train(cfg)
+        assert checkpoint_step(tmp_path) == 20  # the last good checkpoint is kept
+    else:
+        train(cfg)
+        assert "step 23: the loss is nan; batch skipped (on_nonfinite=skip)" in caplog.text
+        assert checkpoint_step(tmp_path) == 90  # the run went on to the end
+
+
+def test_checkpoint_and_json_writes_are_atomic_on_a_full_disk(tmp_path: Path) -> None:
+    """A write that runs out of space raises one clear error and leaves the previous file whole."""
+    script = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(ROOT / 'src')!r})
+from crossrank.checkpoints import AtomicCheckpointIO
+from crossrank.errors import CrossrankError
+from crossrank.files import write_json
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+write_json({str(tmp_path / 'm.json')!r}, {{"ok": 1}})
+AtomicCheckpointIO().save_checkpoint({{"w": [0] * 10}}, {str(tmp_path / 'last.ckpt')!r})
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+for fn in (lambda: write_json({str(tmp_path / 'm.json')!r}, {{"x": "y" * 100000}}),
+           lambda: AtomicCheckpointIO().save_checkpoint({{"w": list(range(100000))}}, {str(tmp_path / 'last.ckpt')!r})):
+    try:
+        fn()
+        print("no error")
+    except CrossrankError as e:
+        print("error:", e)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") and "cannot write" in line for line in lines), proc
+    assert "File too large" in lines[0]
+    assert json.loads((tmp_path / "m.json").read_text()) == {"ok": 1}
+    assert torch.load(tmp_path / "last.ckpt", weights_only=False) == {"w": [0] * 10}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_export_killed_midway_leaves_no_model(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from crossrank.export import export_model
+    from crossrank.scorer import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
+    export_model(scorer, tmp_path / "model")
+    before = (tmp_path / "model" / "model.safetensors").read_bytes()
+
+    def dies_after_the_weights(path):
+        scorer.model.save_pretrained(path)
+        raise KeyboardInterrupt("killed during the export")
+
+    monkeypatch.setattr(scorer, "save_pretrained", dies_after_the_weights)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(scorer, tmp_path / "model")
+    # the complete earlier export is untouched; the half-written one is not where a model is looked for
+    assert (tmp_path / "model" / "model.safetensors").read_bytes() == before
+    assert (tmp_path / "model" / "tokenizer.json").is_file()
