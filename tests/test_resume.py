@@ -60,6 +60,15 @@ def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming from" in proc.stderr
     assert_same_run(uninterrupted, out)
+    # the logs continue: the CSV has every step once, run.json knows the resume
+    import pandas as pd
+
+    steps = pd.read_csv(out / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])["step"].tolist()
+    assert steps == pd.read_csv(uninterrupted / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])[
+        "step"].tolist()
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and len(info["resumes"]) == 1 and "ckpt_path=last" in info["resumes"][0][
+        "command"]
 
 
 def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: Path) -> None:

@@ -76,9 +76,18 @@ def collect() -> dict[str, Any]:
     }
 
 
-def start(out: Path) -> dict[str, Any]:
-    """Write ``OUT/run.json`` for a run that starts now; returns its content."""
+def start(out: Path, resumed_from: str | None = None) -> dict[str, Any]:
+    """Write ``OUT/run.json`` for a run that starts now (or resumes: then its first start, command and W&B run
+    are kept and the resume is added to ``resumes``); returns its content."""
     info = collect()
+    previous = read(out) if resumed_from else {}
+    if previous:
+        resumes = [*previous.get("resumes", []), {"at": info["started"], "from": resumed_from,
+                                                   "command": info["command"]}]
+        info = {**previous, "resumes": resumes, "machine": info["machine"], "git": info["git"],
+                "segment_unix": info["started_unix"]}
+    else:
+        info["segment_unix"] = info["started_unix"]
     info["status"] = "running"
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN_FILE, info)
@@ -96,8 +105,12 @@ def finish(out: Path, status: str, **extra: Any) -> dict[str, Any]:
     path = out / RUN_FILE
     info = read(out) or collect()
     now = time.time()
+    # wall_seconds: the time this run computed (segments that a SIGKILL cut short are not known and not counted);
+    # elapsed_seconds: from the first start to now, downtime included
+    segment = now - info.get("segment_unix", info.get("started_unix", now))
     info.update(status=status, ended=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                wall_seconds=round(now - info.get("started_unix", now), 1), **extra)
+                wall_seconds=round(info.get("wall_seconds", 0.0) * bool(info.get("resumes")) + segment, 1),
+                elapsed_seconds=round(now - info.get("started_unix", now), 1), **extra)
     info["machine"] = machine()  # torch is imported by now: the accelerator is known
     write_json(path, info)
     return info

@@ -9,6 +9,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from crossrank import run_info
@@ -89,6 +90,28 @@ def objective(cfg: DictConfig, module: CrossEncoderModule, results: dict[str, An
     return None
 
 
+def continue_logs(loggers: list[Any], out: Path, ckpt_path: str, info: dict[str, Any]) -> None:
+    """A resumed run continues its logs: the CSV keeps the rows logged before the checkpoint (Lightning's CSV
+    logger would delete them), and W&B continues the same run id."""
+    step = int(torch.load(ckpt_path, map_location="cpu", weights_only=False).get("global_step", 0))
+    for lg in loggers:
+        if isinstance(lg, CSVLogger):
+            path = Path(lg.log_dir) / "metrics.csv"
+            kept = None
+            if path.is_file():
+                import pandas as pd
+
+                rows = pd.read_csv(path)
+                kept = rows[rows["step"] < step] if "step" in rows else None
+            writer = lg.experiment  # creating the writer removes the old file
+            if kept is not None and len(kept):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                kept.to_csv(path, index=False)
+                writer.metrics_keys = sorted(kept.columns)  # new columns are merged into this header
+        if isinstance(lg, WandbLogger) and (info.get("wandb") or {}).get("id"):
+            lg._wandb_init["id"] = info["wandb"]["id"]
+
+
 def _close_loggers(loggers: list[Any], ok: bool) -> dict[str, Any]:
     """Finish W&B runs (one per job, also when the job failed); returns where the run is."""
     info: dict[str, Any] = {}
@@ -105,7 +128,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     records the command, git state, machine, wall time, W&B run and the sweep objective.
     """
     out = Path(cfg.paths.output_dir)
-    info = run_info.start(out)
+    ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), out)
+    info = run_info.start(out, resumed_from=ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: PairDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.build()  # reads and validates the data before the model is loaded
@@ -119,8 +143,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                                 on_nonfinite=cfg.get("on_nonfinite", "stop"))
     callbacks = [c for c in (hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c) if c]
     callbacks.append(SaveOnInterrupt(str(out / "checkpoints")))
-    ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), out)
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    if ckpt_path:
+        continue_logs(loggers, out, ckpt_path, info)
     extra: dict[str, Any] = {}
     if not datamodule.has_validation():
         extra["limit_val_batches"] = 0  # nothing to validate on: no empty validation loop
