@@ -101,10 +101,12 @@ class CrossEncoderModule(L.LightningModule):
         # (tests/test_resume.py checks a resumed run against an uninterrupted one, bit for bit).
         loop = self.trainer.fit_loop
         states = getattr(loop, "_combined_loader_states_to_load", None)
+        mid_epoch = bool(getattr(loop, "restarted_mid_epoch", False))  # at an epoch's end the next starts afresh
         if states and getattr(loop, "_combined_loader", None) is not None and loop._data_fetcher is not None:
-            loop._combined_loader._load_state_dicts(states)
+            if mid_epoch:
+                loop._combined_loader._load_state_dicts(states)
+                iter(loop._data_fetcher)
             loop._combined_loader_states_to_load = []
-            iter(loop._data_fetcher)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self._rng_to_restore is not None:  # resumed: the random state the interrupted run had at this point
