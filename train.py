@@ -20,4 +20,7 @@ def main(cfg: DictConfig) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    from crossrank.cli import one_line_hydra_errors
+
+    with one_line_hydra_errors():
+        main()

@@ -3,8 +3,11 @@ line (on stderr, in the run's log and in a ``FAILED`` file in the run dir) with 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,7 @@ def user_error(e: BaseException) -> str | None:
 
 def run(task: str, cfg: DictConfig) -> Any:
     """Check ``cfg`` without heavy imports, then run ``train`` or ``evaluate``; user errors exit 2."""
+    release()
     out = output_dir(cfg)
     if out is not None:
         (out / FAILED).unlink(missing_ok=True)
@@ -93,3 +97,73 @@ def run(task: str, cfg: DictConfig) -> Any:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
             (out / FAILED).write_text(f"{type(e).__name__}: {reason}\n", encoding="utf-8")
         raise
+
+
+_released = False
+
+
+def release() -> None:
+    """The job has started: what :func:`one_line_hydra_errors` held back goes to stderr, and later output
+    passes straight through."""
+    global _released
+    _released = True
+
+
+def summarize_hydra_error(text: str) -> str:
+    """Hydra's multi-line composition error as one line: what, and the hint or the choices it lists."""
+    import re
+
+    lines = [re.sub(r"^In '[^']*': ", "", line.strip()) for line in text.splitlines()]
+    lines = [line for line in lines if line and "HYDRA_FULL_ERROR" not in line
+             and not line.startswith(("full_key", "object_type", "Config search path", "provider="))]
+    if not lines:
+        return "the config could not be composed"
+    head = lines[0].rstrip(".")
+    if head.startswith("Could not find") and any(line.startswith("Available options") for line in lines):
+        start = next(i for i, line in enumerate(lines) if line.startswith("Available options")) + 1
+        options = [line for line in lines[start:] if " " not in line]
+        return f"{head} (available: {', '.join(options)})"
+    details = [line.rstrip(".") for line in lines[1:3]]
+    return "; ".join([head, *details]).replace("To append", "to append")
+
+
+@contextlib.contextmanager
+def one_line_hydra_errors() -> Iterator[None]:
+    """Around ``hydra.main``: a config that cannot be composed (an unknown key or experiment) is reported as
+    one ``error:`` line with exit status 2, like every other user error, instead of Hydra's several lines."""
+    real = sys.stderr
+    held = io.StringIO()
+
+    class _Gate(io.TextIOBase):
+        def write(self, text: str) -> int:
+            if _released:
+                if held.tell():
+                    real.write(held.getvalue())
+                    held.seek(0)
+                    held.truncate()
+                return real.write(text)
+            return held.write(text)
+
+        def flush(self) -> None:
+            real.flush()
+
+        def isatty(self) -> bool:
+            return real.isatty()
+
+        def fileno(self) -> int:
+            return real.fileno()
+
+    sys.stderr = _Gate()
+    try:
+        yield
+    except SystemExit as e:
+        if not _released and e.code not in (0, None):
+            real.write(f"error: {summarize_hydra_error(held.getvalue())}\n")
+            held.seek(0)
+            held.truncate()
+            raise SystemExit(2) from None
+        raise
+    finally:
+        sys.stderr = real
+        if not _released and held.getvalue():
+            real.write(held.getvalue())

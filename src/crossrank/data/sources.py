@@ -110,11 +110,17 @@ def read_trec_run(
 ) -> Iterator[RunRow]:
     """Stream a TREC run (``qid Q0 pid rank score tag``), checking ids against queries and passages."""
     rows = 0
+    current, seen = None, set()
     for n, line in _read_lines(path):
         parts = line.split()
         if len(parts) != 6:
             raise DataError(f"{path}:{n}: expected 6 columns (qid Q0 pid rank score tag), found {len(parts)}")
         qid, _, pid, _, score, _ = parts
+        if qid != current:
+            current, seen = qid, set()
+        if pid in seen:
+            raise DataError(f"{path}:{n}: pid {pid!r} is listed twice for qid {qid!r}")
+        seen.add(pid)
         try:
             value = float(score)
         except ValueError:
