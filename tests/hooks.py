@@ -55,3 +55,14 @@ class PrintLoader(L.Callback):
         it = dl._iterator
         print("DEBUGB", trainer.global_step, batch_idx, batch["pid"][0], getattr(it, "_num_yielded", None),
               id(it), flush=True)
+
+
+class RecordPairs(L.Callback):
+    """Writes ``epoch qid pid`` of every training pair this rank sees to ``DIR/pairs-rank<R>.txt``."""
+
+    def __init__(self, dir: str) -> None:
+        self.dir = dir
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        with open(f"{self.dir}/pairs-rank{trainer.global_rank}.txt", "a") as f:
+            f.writelines(f"{trainer.current_epoch} {q} {p}\n" for q, p in zip(batch["qid"], batch["pid"]))

@@ -8,7 +8,9 @@ import warnings
 
 #: Library chatter a user cannot act on, dropped from the console and the log (substrings of messages).
 NOISE = ("💡 Tip:", "litlogger", "TPU available", "was configured so", "LeafSpec", "`list` across ranks is zero",
-         "The anonymous setting has no effect")
+         "The anonymous setting has no effect",
+         # under DDP every rank computes validation metrics over all ranks' candidates (gathered): nothing to sync
+         "when logging on epoch level in distributed setting")
 
 QUIET_LOGGERS = ("transformers", "datasets", "urllib3", "httpx", "huggingface_hub", "filelock", "fsspec", "bm25s",
                  "ir_datasets", "numba", "matplotlib", "sentence_transformers", "torch")

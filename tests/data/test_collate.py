@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from transformers import AutoTokenizer
 
 from crossrank.data.collate import PairCollator, encode_pairs, length_sorted
@@ -40,11 +41,12 @@ def test_length_grouped_batches_are_random_complete_and_homogeneous() -> None:
 
     import torch
 
-    from crossrank.data.sampling import LengthGroupedBatchSampler
+    from crossrank.data.sampling import PairBatchSampler
 
     rng = random.Random(0)
     lengths = [rng.randint(10, 500) for _ in range(1000)]
-    sampler = LengthGroupedBatchSampler(lengths, 16, generator=torch.Generator().manual_seed(42), mega_batches=10)
+    sampler = PairBatchSampler(1000, 16, generator=torch.Generator().manual_seed(42), lengths=lengths,
+                               mega_batches=10)
     first, second = list(sampler), list(sampler)
     for epoch in (first, second):
         assert sorted(i for b in epoch for i in b) == list(range(1000)) and len(epoch) == len(sampler) == 63
@@ -54,5 +56,21 @@ def test_length_grouped_batches_are_random_complete_and_homogeneous() -> None:
     # not a curriculum: long and short batches are interleaved
     widths = [max(lengths[i] for i in b) for b in first]
     assert widths != sorted(widths) and widths != sorted(widths, reverse=True)
-    again = list(LengthGroupedBatchSampler(lengths, 16, generator=torch.Generator().manual_seed(42), mega_batches=10))
+    again = list(PairBatchSampler(1000, 16, generator=torch.Generator().manual_seed(42), lengths=lengths,
+                                  mega_batches=10))
     assert again == first
+
+
+@pytest.mark.parametrize(("n", "world"), [(1000, 2), (1001, 3), (37, 4), (5, 4), (17, 2)])
+def test_ddp_shards_are_disjoint_complete_and_even(n: int, world: int) -> None:
+    """[E] 7: every rank draws the same epoch and takes its share: each pair once, as many batches per rank."""
+    import torch
+
+    from crossrank.data.sampling import PairBatchSampler
+
+    shards = [list(PairBatchSampler(n, 16, generator=torch.Generator().manual_seed(7), rank=r, world_size=world))
+              for r in range(world)]
+    seen = [i for shard in shards for batch in shard for i in batch]
+    assert sorted(seen) == list(range(n)) and all(batch for shard in shards for batch in shard)
+    assert len({len(shard) for shard in shards}) == 1 and len(shards[0]) == len(
+        PairBatchSampler(n, 16, world_size=world))

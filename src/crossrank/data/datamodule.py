@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
-from crossrank.data.sampling import LengthGroupedBatchSampler
+from crossrank.data.sampling import PairBatchSampler
 from crossrank.data.sources import LocalSource, Qrels, Source, load_source
 from crossrank.errors import DataError
 from crossrank.evaluation.spec import graded_level_warning
@@ -202,27 +202,32 @@ class PairDataModule(L.LightningDataModule):
             self._train_lengths = lengths
         return self._train_lengths
 
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def train_dataloader(self) -> Any:
-        """Random batches; with ``length_grouped``, batches of similar length (less padding) in a random
-        order, a new one every epoch (:class:`LengthGroupedBatchSampler`)."""
+        """Random batches, or (``length_grouped``) batches of similar length in a random order; a new order
+        every epoch, this rank's share under DDP (:class:`PairBatchSampler`). torchdata's ``StatefulDataLoader``:
+        Lightning saves its position in every checkpoint, so a run resumed mid-epoch sees the same batches in
+        the same order as an uninterrupted one."""
         assert self.train_dataset is not None
-        generator = torch.Generator().manual_seed(self.spec.seed)
-        # torchdata's StatefulDataLoader: Lightning saves its position in every checkpoint, so a run resumed
-        # mid-epoch sees the same batches in the same order as an uninterrupted one
         from torchdata.stateful_dataloader import StatefulDataLoader
 
-        if self.length_grouped:
-            sampler = LengthGroupedBatchSampler(self.train_lengths(), self.batch_size, generator=generator)
-            return StatefulDataLoader(self.train_dataset, batch_sampler=sampler, **self._loader_options())
-        return StatefulDataLoader(self.train_dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
-                                  **self._loader_options())
+        rank, world = self._rank()
+        sampler = PairBatchSampler(len(self.train_dataset), self.batch_size,
+                                   generator=torch.Generator().manual_seed(self.spec.seed),
+                                   lengths=self.train_lengths() if self.length_grouped else None,
+                                   rank=rank, world_size=world)
+        return StatefulDataLoader(self.train_dataset, batch_sampler=sampler, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_dataset is None or len(self.val_dataset) == 0:
             return []
         lengths = [len(q) + len(p) for q, p in zip(self.val_dataset["query"], self.val_dataset["passage"])]
-        return DataLoader(self.val_dataset, batch_sampler=_Batches(length_sorted(lengths, self.eval_batch_size)),
-                          **self._loader_options())
+        rank, world = self._rank()  # each rank scores its share; the module gathers all before the metrics
+        batches = length_sorted(lengths, self.eval_batch_size)[rank::world]
+        return DataLoader(self.val_dataset, batch_sampler=_Batches(batches), **self._loader_options())
 
     def describe(self) -> dict[str, Any]:
         """Size, columns and label statistics of the training set (for the model card)."""

@@ -1,4 +1,4 @@
-"""Training batches of similar length in a random order: less padding, and no curriculum by length."""
+"""Training batches: random, or of similar length in a random order; sharded across DDP ranks; resumable."""
 
 from __future__ import annotations
 
@@ -8,30 +8,41 @@ import torch
 from torch.utils.data import Sampler
 
 
-class LengthGroupedBatchSampler(Sampler[list[int]]):
-    """Each epoch: a random permutation, cut into mega-batches of ``mega_batches`` batches; each mega-batch
-    sorted by length and cut into batches; then every batch of the epoch in a random order.
+class PairBatchSampler(Sampler[list[int]]):
+    """The batches of one epoch, and this rank's share of them.
 
-    A batch holds pairs of similar length (little padding), every epoch is a new random order, and long and
-    short batches are interleaved (transformers' ``LengthGroupedSampler`` runs each mega-batch from its longest
-    batch to its shortest). ``generator`` makes the order reproducible for a seed; ``state_dict`` lets a run
-    resumed mid-epoch continue the same order (torchdata's ``StatefulDataLoader`` saves it in checkpoints).
+    Every epoch draws a new order from ``generator`` (the same on every rank: same seed). Random batches cut a
+    permutation; with ``lengths``, batches hold pairs of similar length: the permutation is cut into mega-batches
+    of ``mega_batches`` batches, each sorted by length and cut into batches, and all batches of the epoch are then
+    shuffled (long and short interleaved; transformers' ``LengthGroupedSampler`` runs each mega-batch from its
+    longest batch to its shortest).
+
+    With ``world_size`` ranks, rank ``r`` takes batches ``r, r + world_size, ...``; when the count does not divide,
+    the last batches are re-cut so every rank gets as many, and every pair is seen exactly once per epoch.
+    ``state_dict`` lets a run resumed mid-epoch continue the same order (torchdata's ``StatefulDataLoader``
+    keeps it in checkpoints).
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, generator: torch.Generator | None = None,
-                 mega_batches: int = 50, drop_last: bool = False) -> None:
-        self.lengths = list(lengths)
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None = None,
+                 lengths: Sequence[int] | None = None, mega_batches: int = 50, rank: int = 0,
+                 world_size: int = 1) -> None:
+        if n < max(1, world_size):
+            from crossrank.errors import ConfigError
+
+            raise ConfigError(f"{n} training pairs cannot be shared by {world_size} DDP ranks (each needs one)")
+        self.n = n
+        self.lengths = list(lengths) if lengths is not None else None
         self.batch_size = batch_size
-        self.generator = generator
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.mega = max(1, mega_batches) * batch_size
-        self.drop_last = drop_last
+        self.rank, self.world_size = rank, max(1, world_size)
         self._epoch_state: torch.Tensor | None = None  # the generator's state when this epoch's order was drawn
         self._yielded = 0
         self._resume: tuple[torch.Tensor, int] | None = None
 
     def __len__(self) -> int:
-        n = len(self.lengths)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        batches = -(-self.n // self.batch_size)
+        return -(-batches // self.world_size) if batches >= self.world_size else 1
 
     def state_dict(self) -> dict[str, object]:
         """Where the epoch is: a resumed run draws the same order and continues after the batches done."""
@@ -41,23 +52,40 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         if state.get("epoch_state") is not None:
             self._resume = (state["epoch_state"], int(state["yielded"]))  # type: ignore[arg-type]
 
+    def epoch_batches(self) -> list[list[int]]:
+        """Every batch of the epoch, in order (all ranks), drawn from the generator."""
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        if self.lengths is None:
+            batches = [order[i: i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        else:
+            batches = []
+            for start in range(0, self.n, self.mega):
+                chunk = sorted(order[start: start + self.mega], key=lambda i: self.lengths[i])
+                batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
+        return batches
+
+    def shard(self, batches: list[list[int]]) -> list[list[int]]:
+        """This rank's batches: as many on every rank, each pair on exactly one."""
+        w = self.world_size
+        if w == 1:
+            return batches
+        extra = len(batches) % w
+        if extra:  # re-cut the last `extra` batches into `w` smaller ones, as even as can be
+            tail = [i for b in batches[len(batches) - extra:] for i in b]
+            batches = batches[: len(batches) - extra]
+            cuts = [len(tail) * k // w for k in range(w + 1)]
+            batches += [tail[cuts[k]: cuts[k + 1]] for k in range(w)]
+        return batches[self.rank::w]
+
     def __iter__(self) -> Iterator[list[int]]:
         skip = 0
-        if self._resume is not None and self.generator is not None:
+        if self._resume is not None:
             self.generator.set_state(self._resume[0])
             skip = self._resume[1]
         self._resume = None
-        if self.generator is None:
-            self.generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
         self._epoch_state = self.generator.get_state()
         self._yielded = skip
-        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
-        batches: list[list[int]] = []
-        for start in range(0, len(order), self.mega):
-            chunk = sorted(order[start: start + self.mega], key=lambda i: self.lengths[i])
-            batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == self.batch_size]
-        for i in torch.randperm(len(batches), generator=self.generator).tolist()[skip:]:
+        for batch in self.shard(self.epoch_batches())[skip:]:
             self._yielded += 1
-            yield batches[i]
+            yield batch
