@@ -42,6 +42,10 @@ class Source(Protocol):
 
     def declared(self) -> dict[str, object]: ...
 
+    def run_file_path(self) -> Path | None: ...
+
+    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool: ...
+
 
 #: Keys a local folder may declare in its ``dataset.yaml``.
 DECLARABLE = {"relevance_level": "binary metrics and training positives count relevance >= this (TREC DL: 2)"}
@@ -171,17 +175,23 @@ class LocalSource:
     def collection(self) -> dict[str, str]:
         if self._collection is None:
             self._collection = read_id_text_tsv(self.root / "collection.tsv")
+            self._note_missing_texts()
         return self._collection
 
     def qrels(self) -> Qrels:
         if self._qrels is None:
             self._qrels = read_qrels(self.root / "qrels.tsv", self.queries())
-            collection = self.collection()
-            missing = sum(pid not in collection for j in self._qrels.values() for pid in j)
-            if missing and self.root not in _ANNOUNCED:
-                _ANNOUNCED.add(self.root)
-                log.info("%s: %d judged pairs have no passage text (kept for metrics)", self.name, missing)
+            self._note_missing_texts()
         return self._qrels
+
+    def _note_missing_texts(self) -> None:
+        """Once both the judgments and the collection are read: how many judged pids have no text."""
+        if self._qrels is None or self._collection is None or self.root in _ANNOUNCED:
+            return
+        missing = sum(pid not in self._collection for j in self._qrels.values() for pid in j)
+        if missing:
+            _ANNOUNCED.add(self.root)
+            log.info("%s: %d judged pairs have no passage text (kept for metrics)", self.name, missing)
 
     def run_path(self) -> Path | None:
         if self.run_file is None:
@@ -192,6 +202,15 @@ class LocalSource:
 
     def has_run(self) -> bool:
         return self.run_path() is not None
+
+    def run_file_path(self) -> Path | None:
+        """The run file, for the fast reader (:mod:`crossrank.data.runfile`)."""
+        return self.run_path()
+
+    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
+        """True when every qid and pid of ``candidates`` is a query and a passage with text."""
+        queries, collection = self.queries(), self.collection()
+        return all(q in queries and all(p in collection for p, _ in items) for q, items in candidates.items())
 
     def iter_run(self) -> Iterator[RunRow]:
         path = self.run_path()
@@ -259,6 +278,26 @@ class IRDatasetsSource:
         if not self.dataset.has_scoreddocs():
             raise DataError(f"ir_datasets: {self.dataset_id} has no scoreddocs; give a run file")
         return self._scoreddocs()
+
+    @property
+    def negate_score(self) -> bool:
+        handler = self.dataset.scoreddocs_handler() if self.run_path is None else None
+        return bool(getattr(handler, "_negate_score", False))
+
+    def run_file_path(self) -> Path | None:
+        """The local scoreddocs file ir_datasets reads (downloading it first), for the fast reader."""
+        if self.run_path is not None:
+            return Path(self.run_path)
+        handler = self.dataset.scoreddocs_handler() if self.dataset.has_scoreddocs() else None
+        path_of = getattr(handler, "scoreddocs_path", None)
+        if path_of is None:
+            return None
+        with fetching(self.dataset_id, "scoreddocs"):
+            return Path(path_of())
+
+    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
+        queries = self.queries()
+        return all(q in queries for q in candidates)  # pids are checked when their texts are fetched
 
     def _scoreddocs(self) -> Iterator[RunRow]:
         with fetching(self.dataset_id, "scoreddocs"):
