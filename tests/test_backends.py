@@ -63,6 +63,7 @@ def trained_on_dl19(tmp_path_factory) -> Path:
     return out / "model"
 
 
+@pytest.mark.slow
 def test_low_precision_backends_keep_ndcg_on_dl19(trained_on_dl19: Path, tmp_path: Path) -> None:
     data = require_shared("trec-dl-2019-passage")
     spec = EvalSet(name="dl19", path=str(data), relevance_level=2, depth=30, max_p=0.05)

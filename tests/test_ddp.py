@@ -11,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_two_ranks_share_each_epoch_exactly(tmp_path: Path) -> None:
     pairs_dir = tmp_path / "pairs"
     pairs_dir.mkdir()

@@ -23,6 +23,7 @@ def train_py(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_optuna_study_in_sqlite_continues(tmp_path: Path) -> None:
     """[D] 3: two trials maximize what each run logged as val/ndcg@10; a rerun into the same sweep dir adds
     to the same study."""
@@ -47,6 +48,7 @@ def test_optuna_study_in_sqlite_continues(tmp_path: Path) -> None:
     assert len(study.trials) == 3 and len([p for p in sweep.iterdir() if (p / "run.json").is_file()]) == 3
 
 
+@pytest.mark.slow
 def test_submitit_local_launcher_runs_each_trial_as_a_job(tmp_path: Path) -> None:
     """[D] 4: hydra/launcher=submitit_local (the SLURM launcher's local twin) runs a 2-trial multirun."""
     sweep = tmp_path / "submitit"

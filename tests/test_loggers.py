@@ -49,6 +49,7 @@ def test_what_a_wandb_run_holds(multirun: Path) -> None:
     assert record["wandb"]["id"] == f.run["id"] and record["status"] == "finished"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["no_key", "unreachable"])
 def test_wandb_never_fails_a_run(case: str, irdata_dir: Path, tmp_path: Path) -> None:
     """[D] 1: no key and no WANDB_MODE -> offline; a key with an unreachable W&B server -> one warning, an

@@ -50,6 +50,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", "+callbacks.kill.step=45")
@@ -71,6 +72,7 @@ def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: P
         "command"]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: Path) -> None:
     out = tmp_path / "terminated"
     proc = train_py(out, "+callbacks.term._target_=hooks.SignalAt", "+callbacks.term.step=55",
@@ -83,6 +85,7 @@ def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: P
     assert_same_run(uninterrupted, out)
 
 
+@pytest.mark.slow
 def test_two_runs_with_one_seed_are_identical(uninterrupted: Path, tmp_path: Path) -> None:
     proc = train_py(tmp_path / "again")
     assert proc.returncode == 0, proc.stderr[-3000:]

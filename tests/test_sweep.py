@@ -47,6 +47,7 @@ def test_bad_sweep_files_fail_in_one_line(edit, message: str, tmp_path: Path, ca
     assert "missing.yaml: no such sweep file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_wandb_agent_command_trains_and_logs_the_metric(tmp_path: Path, monkeypatch) -> None:
     """The command line comes from wandb's agent itself (``Agent._command_run``), as a sweep would run it."""
     from wandb.wandb_agent import Agent

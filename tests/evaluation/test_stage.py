@@ -126,6 +126,7 @@ def test_evaluate_py_bad_input(args, message, tiny_model_dir: Path, irdata_dir: 
     assert not list((tmp_path / "o").rglob("metrics.json"))
 
 
+@pytest.mark.slow
 def test_evaluate_py_splits_candidates_across_two_workers(tiny_model_dir: Path, irdata_dir: Path,
                                                           tmp_path: Path) -> None:
     common = [f"model.name_or_path={tiny_model_dir}", "eval=local", f"eval.path={irdata_dir}",
