@@ -8,11 +8,14 @@ export PYTHONPATH="$PWD/src:/tmp/crossrank-deps" CROSSRANK_BENCH_MINILM="$PWD/be
 export CROSSRANK_CACHE=/tmp/crossrank-cache HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=true
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, transformers, sentence_transformers as st; print('torch', torch.__version__, 'transformers', transformers.__version__, 'sentence-transformers', st.__version__)"
-log=/tmp/gpu-bench.log; : > "$log"
-run() { echo "== $*" | tee -a "$log"; timeout "$1" "${@:2}" 2>&1 | grep -v -E "Loading weights|Warning|warn" | tee -a "$log" | tail -15; }
-# rerank: 20,000 MS MARCO-shaped pairs (DL19 when ../shared is carried), bf16 and fp32
-run 200 python3 bench/rerank_throughput.py --device cuda --pairs 20000 --rounds 2 --backends torch torch-bf16
-# train: 300 steps of batch 16 in bf16 (both peers), then 100 in fp32 for reference
-run 200 python3 bench/train_throughput.py --device cuda --precision bf16 --steps 300
-run 100 python3 bench/train_throughput.py --device cuda --precision 32 --steps 100
+log="${OUT:-/tmp}/gpu-bench.log"; : > "$log"   # in $OUT as it goes: a run cut short still returns it
+run() { echo "== $*" | tee -a "$log"; timeout "$1" "${@:2}" 2>&1 | grep -v -E "Loading weights|Warning|warn" | tee -a "$log" | tail -40; }
+# rerank: 40,000 MS MARCO-shaped pairs (DL19 when ../shared is carried), bf16 and fp32, batches of 256 and 1024
+run 170 python3 bench/rerank_throughput.py --device cuda --pairs 40000 --rounds 2 --backends torch torch-bf16 \
+  --batch-size 256 1024
+# train: 300 steps of batch 16 in bf16 (both peers), then 100 in fp32 for reference; then where crossrank's
+# bf16 steps spend their time (torch.profiler, 40 steps)
+run 120 python3 bench/train_throughput.py --device cuda --precision bf16 --steps 300
+run 80 python3 bench/train_throughput.py --device cuda --precision 32 --steps 100
+run 90 python3 bench/train_throughput.py --device cuda --precision bf16 --steps 40 --profile
 echo; echo "== summary"; grep -E "pairs/s|samples/s|ratio|tokens per pair|machine:" "$log"

@@ -33,7 +33,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def apply(scorer: CrossEncoderScorer, backend: str = "torch", cache_dir: str | Path | None = None,
           what: str = "model.backend", compile: bool | None = None) -> CrossEncoderScorer:
-    """``scorer`` set up to run on ``backend`` (inference only)."""
     """``scorer`` set up to run on ``backend``, for inference. The result is a new scorer: ``scorer`` itself
     (which may still be trained or exported) is left as it is."""
     if backend not in BACKENDS:

@@ -15,6 +15,8 @@ from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
 
+_SUM_DTYPE = {"mps": torch.float32}  # the loss window is summed in float64 where the device has it
+
 
 class TrainingError(CrossrankError):
     """Training cannot go on (e.g. a non-finite loss); the message names the step."""
@@ -116,28 +118,55 @@ class CrossEncoderModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         logits = self.scorer(batch["encoding"])
         loss = self.loss(logits, batch["labels"])
-        if not torch.isfinite(loss):
-            return self._nonfinite(f"the loss is {float(loss)}")
+        # no host-device sync here: a GPU runs ahead of Python. The loss is checked with the gradient norm, in
+        # one sync before the optimizer step, and the loss window is summed on the device.
+        self._step_loss = loss.detach()
+        finite = torch.isfinite(self._step_loss)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
-        self._loss_sum += float(loss.detach())
-        self._loss_count += 1
+        kept = torch.where(finite, self._step_loss, 0.0).to(_SUM_DTYPE.get(loss.device.type, torch.float64))
+        self._loss_sum = self._loss_sum + kept
+        self._loss_count = self._loss_count + finite.long()
         self._log_loss_window(batch_idx)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Log the learning rate of this step and the gradient norm before clipping (when logs are due)."""
+        """Check the loss and gradients (one sync), log the learning rate of this step and the gradient norm
+        before clipping (when logs are due), and keep that norm for clipping."""
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else None
-        if norm is not None and not torch.isfinite(norm):
-            self._nonfinite(f"the gradient norm is {float(norm)}")
+        self._grad_norm = norm
+        loss = getattr(self, "_step_loss", None)
+        checks = [t.float().reshape(1) for t in (loss, norm) if t is not None]
+        if checks and not bool(torch.isfinite(torch.cat(checks)).all()):
+            what = (f"the loss is {float(loss)}" if loss is not None and not torch.isfinite(loss)
+                    else f"the gradient norm is {float(norm)}")
+            self._nonfinite(what)
             for p in self.parameters():  # skip: AdamW leaves parameters without a gradient untouched
                 p.grad = None
+            self._grad_norm = None
             return
         if not self.trainer._logger_connector.should_update_logs:
             return
         if norm is not None:
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
         self.log("train/lr", float(optimizer.param_groups[0]["lr"]), on_step=True, on_epoch=False)
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Clip by the norm :meth:`on_before_optimizer_step` computed (not a second pass over the gradients).
+
+        Lightning's own clipping refuses fused AdamW under mixed precision (it cannot tell bf16, which has no
+        gradient scaler, from fp16); without a scaler the gradients are already unscaled, so clipping them here
+        is exact. With fp16's scaler Lightning's path is kept."""
+        norm = getattr(self, "_grad_norm", None)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if (not gradient_clip_val or scaler is not None or norm is None
+                or (gradient_clip_algorithm or "norm") != "norm"):
+            if gradient_clip_val and norm is None and scaler is None:
+                return  # no gradients (a skipped batch)
+            return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grads_with_norm_(params, float(gradient_clip_val), norm)
 
     def _nonfinite(self, what: str) -> None:
         """Stop with an error naming the step, or skip the batch (``on_nonfinite``)."""
@@ -153,10 +182,12 @@ class CrossEncoderModule(L.LightningModule):
         """The mean loss of every ``log_every_n_steps`` steps, for the model card. Recorded in training_step
         (before any callback of this batch), so a checkpoint saved at the end of the batch holds it."""
         step = self.global_step + 1  # the step this batch completes
-        if step % max(1, self.trainer.log_every_n_steps) == 0 and self._loss_count:
-            total = max(1, self.trainer.num_training_batches)
-            self.loss_history.append({"epoch": round(self.current_epoch + (batch_idx + 1) / total, 4),
-                                      "step": step, "loss": round(self._loss_sum / self._loss_count, 4)})
+        if step % max(1, self.trainer.log_every_n_steps) == 0:
+            count = int(self._loss_count)
+            if count:
+                total = max(1, self.trainer.num_training_batches)
+                self.loss_history.append({"epoch": round(self.current_epoch + (batch_idx + 1) / total, 4),
+                                          "step": step, "loss": round(float(self._loss_sum) / count, 4)})
             self._loss_sum, self._loss_count = 0.0, 0
 
     def configure_optimizers(self) -> Any:
@@ -169,7 +200,7 @@ class CrossEncoderModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["crossrank_loss_history"] = self.loss_history
         checkpoint["crossrank_val_history"] = self.val_history
-        checkpoint["crossrank_loss_window"] = [self._loss_sum, self._loss_count]
+        checkpoint["crossrank_loss_window"] = [float(self._loss_sum), int(self._loss_count)]
         checkpoint["crossrank_rng"] = capture_rng()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from crossrank.data.collate import length_sorted, pad_batch, tokenize_unpadded
+from crossrank.data.collate import PackedPairs, length_sorted, pad_packed, tokenize_packed
 from crossrank.errors import ConfigError, CrossrankError
 from crossrank.hub import check_model_path, load_failure, looks_local
 
@@ -134,12 +134,17 @@ class CrossEncoderScorer(nn.Module):
 
     @torch.inference_mode()
     def score(self, queries: Sequence[str], passages: Sequence[str], batch_size: int | None = None,
-              on_batch: Callable[[int], Any] | None = None) -> np.ndarray:
+              on_batch: Callable[[int], Any] | None = None, tokenize_workers: int | None = None) -> np.ndarray:
         """Logits for pairs, returned in input order.
 
-        The pairs are tokenized once (a few thousand at a time), sorted by their true token length and scored
-        in batches padded only to their own longest pair. ``batch_size`` None: what suits the device and
-        backend (:func:`crossrank.backends.default_batch_size`); ``on_batch(n)`` is called after each batch."""
+        The pairs are tokenized once (a chunk at a time, the next chunk while this one is scored), sorted by
+        their true token length and scored in batches padded only to their own longest pair; a GPU is never
+        waited on inside a chunk. ``batch_size`` None: what suits the device and backend
+        (:func:`crossrank.backends.default_batch_size`); ``on_batch(n)`` is called after each batch.
+        ``tokenize_workers``: processes that tokenize (None: :func:`~crossrank.data.tokenizer_pool.default_workers`,
+        all cores but two on a GPU, none on a CPU)."""
+        from crossrank.data.tokenizer_pool import default_workers, shared_pool
+
         if batch_size is None:
             from crossrank.backends import default_batch_size
 
@@ -150,30 +155,36 @@ class CrossEncoderScorer(nn.Module):
         autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype is not None
                     else contextlib.nullcontext())
         pad_id = self.tokenizer.pad_token_id or 0
-        # longest first by characters, then tokenized a chunk at a time (memory stays bounded; the next chunk is
-        # tokenized in a thread while this one is scored) and sorted by true token length inside the chunk
+        workers = default_workers(self.device.type, len(queries)) if tokenize_workers is None else tokenize_workers
+        pool = shared_pool(self.tokenizer, self.max_length, workers) if workers > 0 else None
+        # longest first by characters, then tokenized a chunk at a time (memory stays bounded) and sorted by true
+        # token length inside the chunk
         order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
         size = max(batch_size * 32, 2048)
         chunks = [order[start: start + size] for start in range(0, len(order), size)]
         pin = self.device.type == "cuda"
 
-        def tokenize(part: list[int]) -> dict[str, list[list[int]]]:
-            return tokenize_unpadded(self.tokenizer, [queries[i] for i in part], [passages[i] for i in part],
-                                     self.max_length)
+        def tokenize(part: list[int]) -> PackedPairs:
+            qs, ps = [queries[i] for i in part], [passages[i] for i in part]
+            return pool.tokenize(qs, ps) if pool else tokenize_packed(self.tokenizer, qs, ps, self.max_length)
 
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(tokenize, chunks[0]) if chunks else None
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            pending = prefetch.submit(tokenize, chunks[0]) if chunks else None
             for k, part in enumerate(chunks):
-                encoded = pending.result()
-                pending = pool.submit(tokenize, chunks[k + 1]) if k + 1 < len(chunks) else None
-                lengths = [len(ids) for ids in encoded["input_ids"]]
-                for idx in length_sorted(lengths, batch_size):
-                    enc = {k2: v.to(self.device, non_blocking=True)
-                           for k2, v in pad_batch(encoded, idx, pad_id, pin).items()}
+                packed = pending.result()
+                pending = prefetch.submit(tokenize, chunks[k + 1]) if k + 1 < len(chunks) else None
+                batches = length_sorted(packed.lengths.tolist(), batch_size)
+                logits = []
+                for idx in batches:
+                    enc = {key: v.to(self.device, non_blocking=True)
+                           for key, v in pad_packed(packed, idx, pad_id, pin).items()}
                     with autocast:
-                        out[[part[i] for i in idx]] = self(enc).float().cpu().numpy()
+                        logits.append(self(enc).float())
                     if on_batch is not None:
                         on_batch(len(idx))
+                if logits:  # one copy back per chunk
+                    rows = np.asarray(part)[np.concatenate([np.asarray(b) for b in batches])]
+                    out[rows] = torch.cat(logits).cpu().numpy()
         self.train(was_training)
         return out
 

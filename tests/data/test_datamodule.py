@@ -46,3 +46,21 @@ def test_validation_on_another_set(irdata_dir: Path, irdata_norun: Path, tmp_pat
     assert len(dm.val_qrels) == 2 and len(dm.val_dataset) == 6
     assert set(dm.val_dataset["qid"]) == set(dm.val_qrels)
     assert len(set(dm.train_dataset["qid"])) == 6  # no training query held out
+
+
+def test_loader_workers_do_not_deadlock_with_tokenizer_parallelism(tmp_path: Path) -> None:
+    """[C] bug found on a GPU machine: with TOKENIZERS_PARALLELISM=true exported, DataLoader workers forked
+    after the tokenizer's threads had run (length grouping tokenizes every pair first) hung for good. Workers
+    are spawned now."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "true"}
+    proc = subprocess.run([sys.executable, "train.py", "+experiment=quickstart", "model=tiny", "logger=csv",
+                           "progress=false", "data.num_workers=2", "data.length_grouped=true",
+                           "trainer.max_steps=12", "eval=none", "export=false", f"hydra.run.dir={tmp_path}"],
+                          cwd=root, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "run.json").is_file()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,24 +30,64 @@ def _tokenize(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passag
         return tokenizer(list(queries), list(passages), truncation="longest_first", max_length=max_length, **kwargs)
 
 
-def tokenize_unpadded(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passages: Sequence[str],
-                      max_length: int) -> dict[str, list[list[int]]]:
-    """Token ids of many pairs at once, unpadded (truncated as :func:`encode_pairs` does): the true lengths
-    to sort by, and no second tokenization when the batches are padded (:func:`pad_batch`)."""
-    return {k: v for k, v in _tokenize(tokenizer, queries, passages, max_length).items()
-            if k in ("input_ids", "attention_mask", "token_type_ids")}
+@dataclass
+class PackedPairs:
+    """Tokenized pairs, unpadded, in flat arrays (compact to keep, sort and send between processes): pair ``i``
+    is ``ids[offsets[i]: offsets[i] + lengths[i]]``, its token types at the same places (None when the model
+    has none)."""
+
+    ids: np.ndarray
+    type_ids: np.ndarray | None
+    offsets: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def concat(cls, parts: Sequence[PackedPairs]) -> PackedPairs:
+        """The pairs of ``parts``, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        lengths = np.concatenate([p.lengths for p in parts])
+        offsets = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        types = None if parts[0].type_ids is None else np.concatenate([p.type_ids for p in parts])
+        return cls(np.concatenate([p.ids for p in parts]), types, offsets, lengths)
 
 
-def pad_batch(encoded: dict[str, list[list[int]]], indices: Sequence[int], pad_id: int,
-              pin: bool = False) -> dict[str, torch.Tensor]:
-    """The rows ``indices`` of :func:`tokenize_unpadded`'s output, right-padded to the longest of them
-    (in pinned memory with ``pin``, for asynchronous copies to a GPU)."""
-    width = max(len(encoded["input_ids"][i]) for i in indices)
+def tokenize_packed(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passages: Sequence[str],
+                    max_length: int) -> PackedPairs:
+    """Token ids of many pairs at once, truncated as :func:`encode_pairs` does and unpadded: their true lengths
+    to sort by, and no second tokenization when batches are padded (:func:`pad_packed`)."""
+    enc = _tokenize(tokenizer, queries, passages, max_length, return_attention_mask=False)
+    rows = enc["input_ids"]
+    lengths = np.fromiter(map(len, rows), dtype=np.int32, count=len(rows))
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    total = int(lengths.sum())
+    ids = np.fromiter(chain.from_iterable(rows), dtype=np.int32, count=total)
+    types = enc.get("token_type_ids")
+    type_ids = None if types is None else np.fromiter(chain.from_iterable(types), dtype=np.int8, count=total)
+    return PackedPairs(ids, type_ids, offsets, lengths)
+
+
+def pad_packed(packed: PackedPairs, indices: Sequence[int] | np.ndarray, pad_id: int,
+               pin: bool = False) -> dict[str, torch.Tensor]:
+    """The pairs ``indices`` of ``packed`` as a batch right-padded to the longest of them (in pinned memory with
+    ``pin``, for asynchronous copies to a GPU)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    lengths = packed.lengths[indices]
+    width = int(lengths.max())
+    cols = np.arange(width)
+    mask = cols[None, :] < lengths[:, None]
+    gather = np.where(mask, packed.offsets[indices][:, None] + cols[None, :], 0)
+    arrays = {"input_ids": np.where(mask, packed.ids[gather], pad_id).astype(np.int64),
+              "attention_mask": mask.astype(np.int64)}
+    if packed.type_ids is not None:
+        arrays["token_type_ids"] = np.where(mask, packed.type_ids[gather], 0).astype(np.int64)
     out = {}
-    for key, rows in encoded.items():
-        array = np.full((len(indices), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
-        for r, i in enumerate(indices):
-            array[r, : len(rows[i])] = rows[i]
+    for key, array in arrays.items():
         tensor = torch.from_numpy(array)
         out[key] = tensor.pin_memory() if pin else tensor
     return out
@@ -63,6 +105,7 @@ class PairCollator:
             "encoding": encode_pairs(self.tokenizer, [e["query"] for e in examples],
                                      [e["passage"] for e in examples], self.max_length)
         }
+        batch["tokens"] = int(batch["encoding"]["attention_mask"].sum())  # counted here, on the host: no GPU sync
         if "label" in examples[0]:
             batch["labels"] = torch.tensor([float(e["label"]) for e in examples], dtype=torch.float32)
         if "qid" in examples[0]:
@@ -85,5 +128,7 @@ def batch_size(batch: dict[str, Any]) -> int:
 
 
 def batch_tokens(batch: dict[str, Any]) -> int:
-    """Real (unpadded) tokens in a collated batch (for throughput logging)."""
+    """Real (unpadded) tokens in a collated batch (for throughput logging; counted by the collator, on the host)."""
+    if "tokens" in batch:
+        return int(batch["tokens"])
     return int(batch["encoding"]["attention_mask"].sum())

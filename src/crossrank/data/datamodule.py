@@ -55,13 +55,14 @@ class PairDataModule(L.LightningDataModule):
         val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
             run_path, num_queries}`` (a seeded sample of its judged queries, top ``val_depth`` candidates).
         length_grouped: batches of similar length (less padding; still a random order every epoch).
-        num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: when on GPU).
+        num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: 4 workers and
+            pinned memory when training on a GPU, none on a CPU, where the model needs every core).
     """
 
     def __init__(self, pairs: dict[str, Any], kind: str = "local", path: str | None = None,
                  dataset_id: str | None = None, run_path: str | None = None, name: str = "", tokenizer: Any = None,
                  batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
-                 val_depth: int = 100, num_workers: int = 0, cache_dir: str | None = None,
+                 val_depth: int = 100, num_workers: int | None = None, cache_dir: str | None = None,
                  bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None,
                  length_grouped: bool = False, pin_memory: bool | None = None) -> None:
         super().__init__()
@@ -79,8 +80,6 @@ class PairDataModule(L.LightningDataModule):
         self.val_source_cfg = dict(val_source) if val_source else None
         self.length_grouped = length_grouped
         self.pin_memory = pin_memory
-        if num_workers > 0:  # workers are forked: the tokenizer's own threads must stay off in the parent
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._train_lengths: list[int] | None = None
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None
@@ -183,9 +182,22 @@ class PairDataModule(L.LightningDataModule):
 
     def _loader_options(self) -> dict[str, Any]:
         """Workers tokenize off the training process; pinned memory speeds host-to-GPU copies."""
-        pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
-        return {"collate_fn": self.collator(), "num_workers": self.num_workers, "pin_memory": pin,
-                "persistent_workers": self.num_workers > 0}
+        on_gpu = self._on_gpu()
+        pin = on_gpu if self.pin_memory is None else self.pin_memory
+        workers = self.num_workers
+        if workers is None:
+            workers = min(4, max(0, (os.cpu_count() or 1) - 2)) if on_gpu else 0
+        # workers are spawned, not forked: a fork after the tokenizer's threads ran deadlocks when
+        # TOKENIZERS_PARALLELISM=true is exported (found on a GPU machine), and forking beside CUDA is unsafe
+        return {"collate_fn": self.collator(), "num_workers": workers, "pin_memory": pin,
+                "persistent_workers": workers > 0, **({"multiprocessing_context": "spawn"} if workers else {})}
+
+    def _on_gpu(self) -> bool:
+        """Whether the attached trainer trains on a CUDA device (any GPU when there is no trainer)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return torch.cuda.is_available()
+        return trainer.strategy.root_device.type == "cuda"
 
     def train_lengths(self, chunk: int = 8192) -> list[int]:
         """Tokens per training pair after truncation (what length grouping sorts by); tokenized once, in
