@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from crossrank.losses import BCELoss
@@ -13,3 +14,76 @@ def test_bce_matches_torch_and_pos_weight_changes_it() -> None:
     weighted = BCELoss(pos_weight=4.0)(logits, labels)
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, pos_weight=torch.tensor(4.0))
     assert torch.allclose(weighted, expected) and weighted > plain
+
+
+def softplus(x: float) -> float:
+    import math
+
+    return math.log(1 + math.exp(x))
+
+
+def test_ranknet_by_hand() -> None:
+    from crossrank.losses import RankNetLoss
+
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    labels = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    # group 1: pairs (0,1), (0,2) with margins 1 and 2; group 2: margins -1 and 0
+    want = ((softplus(-1) + softplus(-2)) / 2 + (softplus(1) + softplus(0)) / 2) / 2
+    assert RankNetLoss()(logits, labels).item() == pytest.approx(want, abs=1e-6)
+    assert RankNetLoss()(logits, torch.zeros_like(labels)).item() == 0.0  # no ordered pair: nothing to learn
+
+
+def test_listnet_by_hand() -> None:
+    import math
+
+    from crossrank.losses import ListNetLoss
+
+    e = math.e
+    target = [e / (e + 2), 1 / (e + 2), 1 / (e + 2)]  # softmax of the labels [1, 0, 0]
+    lse = math.log(math.exp(2) + math.exp(1) + 1)
+    want = -sum(t * (s - lse) for t, s in zip(target, [2.0, 1.0, 0.0]))
+    got = ListNetLoss()(torch.tensor([[2.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]]))
+    assert got.item() == pytest.approx(want, abs=1e-6)
+
+
+def test_lambdaloss_by_hand() -> None:
+    import math
+
+    from crossrank.losses import LambdaLoss
+
+    # scores rank item 2 first, item 1 second, item 0 last; labels 2, 0, 1 -> gains 3, 0, 1
+    logits, labels = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[2.0, 0.0, 1.0]])
+    disc = {0: 1 / math.log2(4), 1: 1 / math.log2(3), 2: 1.0}
+    gain = {0: 3.0, 1: 0.0, 2: 1.0}
+    ideal = 3.0 + 1.0 / math.log2(3)
+    want = 0.0
+    for i, j in ((0, 1), (0, 2), (2, 1)):  # pairs with label_i > label_j
+        weight = abs(gain[i] - gain[j]) * abs(disc[i] - disc[j]) / ideal
+        want += weight * softplus(-(logits[0, i].item() - logits[0, j].item()))
+    got = LambdaLoss()(logits, labels)
+    assert got.item() == pytest.approx(want, abs=1e-5)
+    # the weights are constants: the gradient is the weighted RankNet gradient
+    x = logits.clone().requires_grad_(True)
+    LambdaLoss()(x, labels).backward()
+    assert x.grad is not None and x.grad[0, 0] < 0 < x.grad[0, 1]
+
+
+def test_margin_mse_by_hand() -> None:
+    from crossrank.losses import MarginMSELoss
+
+    got = MarginMSELoss()(torch.tensor([[3.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]]),
+                          torch.tensor([[0.9, 0.5, 0.1]]))
+    assert got.item() == pytest.approx(((2 - 0.4) ** 2 + (3 - 0.8) ** 2) / 2, abs=1e-6)
+
+
+def test_kl_div_by_hand() -> None:
+    import math
+
+    from crossrank.losses import KLDivLoss
+
+    p_s = [math.e / (1 + math.e), 1 / (1 + math.e)]  # softmax of student [1, 0]; teacher [0, 0] is uniform
+    want = sum(0.5 * math.log(0.5 / q) for q in p_s)
+    got = KLDivLoss()(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0]]))
+    assert got.item() == pytest.approx(want, abs=1e-6)
+    assert KLDivLoss(temperature=2.0)(torch.tensor([[2.0, 0.0]]), torch.zeros(1, 2), torch.zeros(1, 2)).item() == \
+        pytest.approx(want, abs=1e-6)  # T scales the scores

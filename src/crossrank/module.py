@@ -117,7 +117,7 @@ class CrossEncoderModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         logits = self.scorer(batch["encoding"])
-        loss = self.loss(logits, batch["labels"])
+        loss = self.compute_loss(logits, batch)
         # no host-device sync here: a GPU runs ahead of Python. The loss is checked with the gradient norm, in
         # one sync before the optimizer step, and the loss window is summed on the device.
         self._step_loss = loss.detach()
@@ -128,6 +128,24 @@ class CrossEncoderModule(L.LightningModule):
         self._loss_count = self._loss_count + finite.long()
         self._log_loss_window(batch_idx)
         return loss
+
+    def compute_loss(self, logits: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """The loss of a batch: pointwise over all pairs, or over (groups, group_size) for grouped losses
+        (with the teacher's scores for distillation)."""
+        labels = batch["labels"]
+        if not getattr(self.loss, "grouped", False):
+            return self.loss(logits, labels)
+        name = type(self.loss).__name__
+        size = batch.get("group_size")
+        if not size:
+            raise ConfigError(f"loss: {name} compares pairs within query groups; set data.group_size (e.g. 8)")
+        logits, labels = logits.view(-1, size), labels.view(-1, size)
+        if not getattr(self.loss, "needs_teacher", False):
+            return self.loss(logits, labels)
+        if "teacher" not in batch:
+            raise ConfigError(f"loss: {name} distils teacher scores; set data.teacher_run (a TREC run, e.g. from "
+                              "python -m crossrank.teach)")
+        return self.loss(logits, labels, batch["teacher"].view(-1, size))
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Check the loss and gradients (one sync), log the learning rate of this step and the gradient norm

@@ -84,6 +84,26 @@ def check_metric(cfg: DictConfig, sets: list[EvalSet], name: str, key: str) -> N
         raise ConfigError(f"{key}: {name!r} is not logged by this run (it logs {hint})")
 
 
+#: losses of crossrank.losses that need query-group batches / teacher scores (by name: no torch import here)
+GROUPED_LOSSES = {"RankNetLoss", "ListNetLoss", "LambdaLoss", "MarginMSELoss", "KLDivLoss"}
+TEACHER_LOSSES = {"MarginMSELoss", "KLDivLoss"}
+
+
+def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
+    """The loss gets the batches it needs: query groups (``data.group_size``), teacher scores (``data.teacher_run``)."""
+    name = str(OmegaConf.select(cfg, "loss._target_", default="") or "").rsplit(".", 1)[-1]
+    size, batch = data.get("group_size"), data.get("batch_size")
+    if size is not None and (int(size) < 2 or (batch and int(batch) % int(size))):
+        raise ConfigError(f"data.group_size: {size} must be at least 2 and divide data.batch_size ({batch})")
+    if name in GROUPED_LOSSES and not size:
+        raise ConfigError(f"loss: {name} compares pairs within query groups; set data.group_size (e.g. 8)")
+    if name in TEACHER_LOSSES and not data.get("teacher_run"):
+        raise ConfigError(f"loss: {name} distils teacher scores; set data.teacher_run (a TREC run, e.g. from "
+                          "python -m crossrank.teach)")
+    if data.get("teacher_run") and not Path(str(data["teacher_run"])).expanduser().is_file():
+        raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
+
+
 def check_train(cfg: DictConfig) -> list[EvalSet]:
     """Everything ``train.py`` can check before loading a model; returns the evaluation sets."""
     check_model_path(str(_value(cfg, "model.name_or_path")), "model.name_or_path")
@@ -94,6 +114,7 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
         check_source(LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv"), data.get("run_path"))
     else:
         load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"))
+    check_loss_data(cfg, data)
     val_source = data.get("val_source")
     if val_source:
         fields = {k: v for k, v in val_source.items() if k != "num_queries"}

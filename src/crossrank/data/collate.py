@@ -96,9 +96,11 @@ def pad_packed(packed: PackedPairs, indices: Sequence[int] | np.ndarray, pad_id:
 class PairCollator:
     """Turns a list of examples (``query``, ``passage`` and optionally ``label``, ``qid``, ``pid``) into a batch."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int = 512) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int = 512,
+                 group_size: int | None = None) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.group_size = group_size  # batches hold whole query groups of this size (ranking losses)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         batch: dict[str, Any] = {
@@ -108,6 +110,10 @@ class PairCollator:
         batch["tokens"] = int(batch["encoding"]["attention_mask"].sum())  # counted here, on the host: no GPU sync
         if "label" in examples[0]:
             batch["labels"] = torch.tensor([float(e["label"]) for e in examples], dtype=torch.float32)
+        if "teacher" in examples[0]:
+            batch["teacher"] = torch.tensor([float(e["teacher"]) for e in examples], dtype=torch.float32)
+        if self.group_size and "label" in examples[0]:
+            batch["group_size"] = self.group_size
         if "qid" in examples[0]:
             batch["qid"] = [e["qid"] for e in examples]
             batch["pid"] = [e["pid"] for e in examples]

@@ -18,9 +18,9 @@ from torch.utils.data import DataLoader, Sampler
 from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
-from crossrank.data.sampling import PairBatchSampler
+from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
 from crossrank.data.sources import LocalSource, Qrels, Source, load_source
-from crossrank.errors import DataError
+from crossrank.errors import ConfigError, DataError
 from crossrank.evaluation.spec import graded_level_warning
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class PairDataModule(L.LightningDataModule):
         val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
             run_path, num_queries}`` (a seeded sample of its judged queries, top ``val_depth`` candidates).
         length_grouped: batches of similar length (less padding; still a random order every epoch).
+        group_size: batches of whole query groups, one positive and ``group_size - 1`` negatives each, for
+            ranking and distillation losses (``batch_size`` counts pairs and must be a multiple); None:
+            pointwise batches (BCE).
+        teacher_run: a TREC run whose scores are the teacher's for distillation (``python -m crossrank.teach``);
+            every training pair must be in it.
         num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: 4 workers and
             pinned memory when training on a GPU, none on a CPU, where the model needs every core).
     """
@@ -64,8 +69,14 @@ class PairDataModule(L.LightningDataModule):
                  batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
                  val_depth: int = 100, num_workers: int | None = None, cache_dir: str | None = None,
                  bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None,
-                 length_grouped: bool = False, pin_memory: bool | None = None) -> None:
+                 length_grouped: bool = False, pin_memory: bool | None = None, group_size: int | None = None,
+                 teacher_run: str | None = None) -> None:
         super().__init__()
+        if group_size is not None and (group_size < 2 or batch_size % group_size):
+            raise ConfigError(f"data.group_size: {group_size} must be at least 2 and divide data.batch_size "
+                              f"({batch_size})")
+        self.group_size = group_size
+        self.teacher_run = str(Path(teacher_run).expanduser()) if teacher_run else None
         self.source_cfg = {"kind": kind, "path": path, "dataset_id": dataset_id, "run_path": run_path,
                            "name": name}
         self.spec = PairSpec(**pairs)
@@ -169,6 +180,37 @@ class PairDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.build()
+        if self.teacher_run and self.train_dataset is not None and "teacher" not in self.train_dataset.column_names:
+            self.train_dataset = self.train_dataset.add_column("teacher", self.teacher_scores())
+
+    def teacher_scores(self) -> list[float]:
+        """The teacher's score of every training pair, from ``teacher_run``."""
+        from crossrank.data.sources import read_trec_run
+
+        assert self.train_dataset is not None and self.teacher_run
+        path = Path(self.teacher_run)
+        if not path.is_file():
+            raise DataError(f"data.teacher_run: {path} does not exist")
+        wanted = set(zip(self.train_dataset["qid"], self.train_dataset["pid"]))
+        scores = {(q, p): s for q, p, s in read_trec_run(path) if (q, p) in wanted}
+        for q, p in zip(self.train_dataset["qid"], self.train_dataset["pid"]):
+            if (q, p) not in scores:
+                raise DataError(f"{path}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
+                                "training candidates with python -m crossrank.teach)")
+        return [scores[(q, p)] for q, p in zip(self.train_dataset["qid"], self.train_dataset["pid"])]
+
+    def train_groups(self) -> list[tuple[int, list[int]]]:
+        """Per training positive: its row and the rows of its query's negatives (queries with none are left
+        out)."""
+        assert self.train_dataset is not None
+        by_query: dict[str, tuple[list[int], list[int]]] = {}
+        for row, (qid, label) in enumerate(zip(self.train_dataset["qid"], self.train_dataset["label"])):
+            pos, neg = by_query.setdefault(qid, ([], []))
+            (pos if label > 0 else neg).append(row)
+        groups = [(p, neg) for pos, neg in by_query.values() if neg for p in pos]
+        if not groups:
+            raise DataError("data.group_size: no training query has both a positive and a negative")
+        return groups
 
     def has_validation(self) -> bool:
         """True when there are validation candidates and judgments to compute metrics on."""
@@ -178,7 +220,7 @@ class PairDataModule(L.LightningDataModule):
     def collator(self) -> PairCollator:
         if self.tokenizer is None:
             raise RuntimeError("PairDataModule needs the scorer's tokenizer before building batches")
-        return PairCollator(self.tokenizer, self.max_length)
+        return PairCollator(self.tokenizer, self.max_length, group_size=self.group_size)
 
     def _loader_options(self) -> dict[str, Any]:
         """Workers tokenize off the training process; pinned memory speeds host-to-GPU copies."""
@@ -227,6 +269,11 @@ class PairDataModule(L.LightningDataModule):
         from torchdata.stateful_dataloader import StatefulDataLoader
 
         rank, world = self._rank()
+        if self.group_size:  # whole query groups (length grouping does not apply: groups mix lengths)
+            groups = GroupBatchSampler(self.train_groups(), self.group_size, self.batch_size,
+                                       generator=torch.Generator().manual_seed(self.spec.seed), rank=rank,
+                                       world_size=world)
+            return StatefulDataLoader(self.train_dataset, batch_sampler=groups, **self._loader_options())
         sampler = PairBatchSampler(len(self.train_dataset), self.batch_size,
                                    generator=torch.Generator().manual_seed(self.spec.seed),
                                    lengths=self.train_lengths() if self.length_grouped else None,

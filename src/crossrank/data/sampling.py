@@ -88,4 +88,56 @@ class PairBatchSampler(Sampler[list[int]]):
         self._yielded = skip
         for batch in self.shard(self.epoch_batches())[skip:]:
             self._yielded += 1
-            yield batch
+            yield self.expand(batch)
+
+    def expand(self, batch: list[int]) -> list[int]:
+        """The dataset rows of a batch (the batch itself here: its items are rows)."""
+        return batch
+
+
+class GroupBatchSampler(PairBatchSampler):
+    """Batches of whole query groups for ranking losses: each group is one positive row followed by
+    ``group_size - 1`` negative rows of the same query, drawn afresh every epoch from that query's negatives
+    (with replacement only when it has too few). Groups are shuffled, batched ``batch_size // group_size`` at a
+    time, and sharded across DDP ranks as whole groups; resuming mid-epoch redraws the same groups.
+
+    Args:
+        groups: per group, its positive row and the rows of its query's negatives.
+    """
+
+    def __init__(self, groups: Sequence[tuple[int, Sequence[int]]], group_size: int, batch_size: int,
+                 generator: torch.Generator | None = None, rank: int = 0, world_size: int = 1) -> None:
+        super().__init__(len(groups), max(1, batch_size // group_size), generator=generator, rank=rank,
+                         world_size=world_size)
+        self.groups = [(pos, list(negs)) for pos, negs in groups]
+        self.group_size = group_size
+        self._members: list[list[int]] = []
+
+    def epoch_batches(self) -> list[list[int]]:
+        batches = super().epoch_batches()
+        k = self.group_size - 1
+        self._members = []
+        for pos, negs in self.groups:
+            if len(negs) >= k:
+                picked = torch.randperm(len(negs), generator=self.generator)[:k].tolist()
+            else:
+                picked = torch.randint(len(negs), (k,), generator=self.generator).tolist()
+            self._members.append([pos] + [negs[i] for i in picked])
+        return batches
+
+    def shard(self, batches: list[list[int]]) -> list[list[int]]:
+        """As for pairs, in whole groups; when the epoch's last groups are fewer than the ranks, the first
+        groups of the epoch are repeated so that every rank gets a batch."""
+        w = self.world_size
+        extra = len(batches) % w if w > 1 else 0
+        if extra:
+            tail = [g for b in batches[len(batches) - extra:] for g in b]
+            firsts = [g for b in batches for g in b]
+            tail += firsts[: max(0, w - len(tail))]
+            batches = batches[: len(batches) - extra] + [tail]
+            batches = batches[: len(batches) - 1] + [tail[k * len(tail) // w: (k + 1) * len(tail) // w]
+                                                     for k in range(w)]
+        return batches[self.rank::w]
+
+    def expand(self, batch: list[int]) -> list[int]:
+        return [row for g in batch for row in self._members[g]]

@@ -1,0 +1,121 @@
+"""Teacher scores for distillation, written as a TREC run.
+
+    python -m crossrank.teach --data DIR --teacher bi-encoder --out teacher.run [--depth 100]
+    python -m crossrank.teach --data DIR --teacher OUT/model --out teacher.run     # any crossrank reranker
+    python -m crossrank.teach --data DIR --teacher run:FILE --out teacher.run      # an existing run's scores
+
+Scores every query's first-stage candidates (top ``--depth``: the folder's run, else BM25) and its judged
+passages, which training pairs may hold though the first stage missed them. Train on them with
+``data.teacher_run=teacher.run`` and ``loss=margin_mse`` or ``loss=kl_div`` (``data.group_size`` set).
+``bi-encoder`` is the packaged all-MiniLM-L6-v2 (or ``bi-encoder:PATH``, any sentence-transformers model)
+scoring by cosine similarity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from crossrank.errors import ConfigError, CrossrankError
+
+Pairs = list[tuple[str, str]]
+
+
+def teacher_pairs(source, depth: int | None = 100) -> Pairs:
+    """(qid, pid) pairs to score: each query's top ``depth`` candidates, then its judged passages with text."""
+    from crossrank.data.candidates import first_stage
+
+    qrels = source.qrels()
+    candidates = first_stage(source, None, depth)
+    texts = source.collection()
+    pairs, seen = [], set()
+    for qid in sorted(set(candidates) | set(qrels)):
+        for pid in [p for p, _ in candidates.get(qid, [])] + sorted(qrels.get(qid, {})):
+            if (qid, pid) not in seen and pid in texts:
+                seen.add((qid, pid))
+                pairs.append((qid, pid))
+    return pairs
+
+
+def bi_encoder(path: str | None = None, batch_size: int = 64) -> Callable[[Sequence[str], Sequence[str]], list]:
+    """A scorer of (query, passage) texts by the cosine of their sentence embeddings."""
+    from sentence_transformers import SentenceTransformer
+
+    from crossrank.hub import packaged_minilm
+
+    model = SentenceTransformer(path or packaged_minilm(), device="cpu")
+
+    def score(queries: Sequence[str], passages: Sequence[str]) -> list[float]:
+        unique_q = sorted(set(queries))
+        q_emb = model.encode(unique_q, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True)
+        p_emb = model.encode(list(passages), batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True)
+        index = {q: i for i, q in enumerate(unique_q)}
+        rows = q_emb[[index[q] for q in queries]]
+        return (rows * p_emb).sum(-1).tolist()
+
+    return score
+
+
+def cross_encoder(path: str) -> Callable[[Sequence[str], Sequence[str]], list]:
+    """A scorer by a trained cross-encoder folder or Hub id (its raw logits)."""
+    from crossrank.reranker import Reranker
+
+    reranker = Reranker(path)
+    return lambda queries, passages: reranker.predict(list(zip(queries, passages))).tolist()
+
+
+def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
+    """Write the teacher's scores of ``data``'s pairs to ``out`` (a TREC run); the number of pairs scored."""
+    from crossrank.data.sources import load_source, read_trec_run
+    from crossrank.evaluation.stage import trec_lines
+    from crossrank.files import write_text
+
+    source = load_source(kind="local", path=data)
+    pairs = teacher_pairs(source, depth)
+    if teacher.startswith("run:"):
+        given = Path(teacher[4:])
+        if not given.is_file():
+            raise ConfigError(f"--teacher: {given} does not exist")
+        known = {(q, p): s for q, p, s in read_trec_run(given)}
+        scores = [known.get(pair) for pair in pairs]
+        kept = [(pair, s) for pair, s in zip(pairs, scores) if s is not None]
+        if not kept:
+            raise ConfigError(f"--teacher: {given} scores none of {data}'s pairs")
+        pairs, scores = [p for p, _ in kept], [s for _, s in kept]
+        tag = given.stem
+    else:
+        queries, texts = source.queries(), source.collection()
+        if teacher == "bi-encoder" or teacher.startswith("bi-encoder:"):
+            fn, tag = bi_encoder(teacher.partition(":")[2] or None), "bi-encoder"
+        else:
+            fn, tag = cross_encoder(teacher), Path(teacher).name or "teacher"
+        scores = fn([queries[q] for q, _ in pairs], [texts[p] for _, p in pairs])
+    run: dict[str, dict[str, float]] = {}
+    for (qid, pid), score in zip(pairs, scores):
+        run.setdefault(qid, {})[pid] = float(score)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, "".join(trec_lines(run, f"teach-{tag}")))
+    return len(pairs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crossrank.teach", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="a local folder in the irdata format")
+    parser.add_argument("--teacher", required=True,
+                        help="bi-encoder[:PATH], a cross-encoder folder or Hub id, or run:FILE")
+    parser.add_argument("--out", required=True, help="the TREC run to write")
+    parser.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (default 100)")
+    args = parser.parse_args(argv)
+    try:
+        n = teach(args.data, args.teacher, args.out, args.depth)
+    except CrossrankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {n} teacher scores to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

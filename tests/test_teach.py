@@ -1,0 +1,87 @@
+"""Teacher scores (python -m crossrank.teach) and training with grouped and distillation losses, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import compose_cfg
+
+from crossrank.errors import ConfigError, DataError
+from crossrank.teach import main as teach_main
+from crossrank.training import train
+
+
+def overrides(data: Path, *extra: str) -> list[str]:
+    return ["model=tiny", "data=local", f"data.path={data}", "eval=none", "export=false",
+            "data.pairs.min_relevance=2", "data.pairs.negatives_per_query=3", "data.batch_size=8",
+            "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "progress=false", "logger=csv", *extra]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    from conftest import write_irdata
+
+    return write_irdata(tmp_path_factory.mktemp("teach") / "data", with_run=True)
+
+
+def test_teach_with_the_bi_encoder_and_distil(data: Path, tmp_path: Path, capsys) -> None:
+    import pandas as pd
+
+    run = tmp_path / "teacher.run"
+    assert teach_main(["--data", str(data), "--teacher", "bi-encoder", "--out", str(run)]) == 0
+    assert "teacher scores" in capsys.readouterr().out
+    rows = [line.split() for line in run.read_text().splitlines()]
+    pairs = {(r[0], r[2]): float(r[4]) for r in rows}
+    assert ("q0", "p0_0") in pairs and ("q0", "p1_0") in pairs  # a judged passage and a run candidate
+    assert all(-1.0 <= s <= 1.0 for s in pairs.values())  # cosines
+    # the bi-encoder prefers the on-topic passage of each query
+    assert pairs[("q0", "p0_0")] > pairs[("q0", "p0_1")]
+    for loss in ("margin_mse", "kl_div"):
+        out = tmp_path / loss
+        train(compose_cfg("train", overrides(data, f"loss={loss}", "data.group_size=4",
+                                             f"data.teacher_run={run}"), out))
+        losses = pd.read_csv(out / "csv" / "metrics.csv")["train/loss_step"].dropna()
+        assert len(losses) == 6 and (losses >= 0).all()  # 6 groups of 4, 2 a batch, 2 epochs
+
+
+@pytest.mark.parametrize("loss", ["ranknet", "listnet", "lambdaloss"])
+def test_grouped_losses_train(loss: str, data: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    train(compose_cfg("train", overrides(data, f"loss={loss}", "data.group_size=4"), tmp_path))
+    frame = pd.read_csv(tmp_path / "csv" / "metrics.csv")
+    losses = frame["train/loss_step"].dropna()
+    assert len(losses) == 2 * 6 // 2  # 6 groups of 4, 2 a batch, 2 epochs
+    assert losses.notna().all() and (losses >= 0).all()
+
+
+def test_grouped_loss_errors_name_the_key(data: Path, tmp_path: Path) -> None:
+    """train.py's preflight (before any model loads) names the key; the module says the same if reached."""
+    from crossrank.preflight import check_train
+
+    def check(*extra: str) -> None:
+        check_train(compose_cfg("train", overrides(data, *extra), tmp_path / "x"))
+
+    with pytest.raises(ConfigError, match=r"^loss: RankNetLoss compares pairs within query groups; set data.group_"):
+        check("loss=ranknet")
+    with pytest.raises(ConfigError, match=r"^loss: MarginMSELoss distils teacher scores; set data.teacher_run"):
+        check("loss=margin_mse", "data.group_size=4")
+    with pytest.raises(ConfigError, match=r"^data.group_size: 3 must be at least 2 and divide data.batch_size \(8\)"):
+        check("loss=ranknet", "data.group_size=3")
+    with pytest.raises(ConfigError, match=r"^data.teacher_run: .*nope.run does not exist"):
+        check("loss=kl_div", "data.group_size=4", f"data.teacher_run={tmp_path / 'nope.run'}")
+    with pytest.raises(ConfigError, match=r"^loss: ListNetLoss compares pairs within query groups"):
+        train(compose_cfg("train", overrides(data, "loss=listnet"), tmp_path / "a"))
+
+
+def test_teacher_run_must_cover_the_training_pairs(data: Path, tmp_path: Path) -> None:
+    partial = tmp_path / "partial.run"
+    partial.write_text("q0 Q0 p0_0 1 0.9 t\n")
+    with pytest.raises(DataError, match=r"partial.run: no teacher score for training pair qid 'q"):
+        train(compose_cfg("train", overrides(data, "loss=margin_mse", "data.group_size=4",
+                                             f"data.teacher_run={partial}"), tmp_path / "out"))
+    # run:FILE keeps only the pairs the given run scores
+    out = tmp_path / "copied.run"
+    assert teach_main(["--data", str(data), "--teacher", f"run:{partial}", "--out", str(out)]) == 0
+    assert out.read_text().split() == ["q0", "Q0", "p0_0", "1", "0.900000", "teach-partial"]
