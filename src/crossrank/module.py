@@ -77,6 +77,7 @@ class CrossEncoderModule(L.LightningModule):
         self.loss_history: list[dict[str, float]] = []  # (epoch, step, mean loss) per logging interval
         self._loss_sum, self._loss_count = 0.0, 0
         self._val_rows: list[tuple[str, str, float, float]] = []
+        self.last_val_rows: list[tuple[str, str, float, float]] = []
         self.val_qrels: dict[str, dict[str, int]] = {}
         self.val_history: list[dict[str, float]] = []  # {"step", "epoch", "val/ndcg@10", ...} per validation
         if on_nonfinite not in ("stop", "skip"):
@@ -246,6 +247,7 @@ class CrossEncoderModule(L.LightningModule):
             rows = [r for part in gathered for r in part]
         if not rows or not self.val_qrels:
             return
+        self.last_val_rows = rows  # for eval.interpolate: val
         from crossrank.evaluation.metrics import validation_metrics  # ranx: only where there is validation
 
         # reranker scores (column 2), and the first stage on the same candidates (column 3): the bar to clear

@@ -122,6 +122,9 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
     sets = eval_sets(cfg)
     for spec in sets:
         check_eval_set(spec)
+        if spec.interpolate == "val" and not (data.get("pairs") or {}).get("val_queries") and not val_source:
+            raise ConfigError("eval.interpolate: val tunes the weight on validation queries; set "
+                              "data.pairs.val_queries (e.g. 8) or give a weight in [0, 1]")
     if cfg.get("optimized_metric"):
         check_metric(cfg, sets, str(cfg.optimized_metric), "optimized_metric")
     return sets
@@ -135,4 +138,7 @@ def check_evaluate(cfg: DictConfig) -> list[EvalSet]:
         raise ConfigError("eval: no evaluation set; pick one with eval=local eval.path=DIR, eval=trec_dl_2019, ...")
     for spec in sets:
         check_eval_set(spec)
+        if spec.interpolate == "val":
+            raise ConfigError("eval.interpolate: val is tuned on train.py's validation queries; evaluate.py needs a "
+                              "weight in [0, 1] (e.g. the one train.py chose, in its metrics.json)")
     return sets

@@ -75,8 +75,15 @@ class EvalSet:
     max_p: float = 0.05
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+    interpolate: float | str | None = None  # reranker weight in a fusion with the first stage; "val": tuned
+    interpolation_note: str = "given"  # how the weight was chosen (train.py: on which validation queries)
 
     def __post_init__(self) -> None:
+        weight = self.interpolate
+        if weight is not None and weight != "val" and (
+                isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1):
+            raise ConfigError(f"eval.interpolate: {weight!r} must be a weight in [0, 1], \"val\" "
+                              "(tuned on train.py's validation queries) or null")
         if not self.name:
             self.name = Path(self.path).name if self.kind == "local" and self.path else \
                 str(self.dataset_id or "eval").replace("/", "_")

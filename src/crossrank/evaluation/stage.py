@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -42,11 +43,16 @@ def trec_lines(run: dict[str, dict[str, float]], tag: str) -> Iterator[str]:
 
 
 def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[str, RunDict],
-                    run_file: Path, chunk: int = 1000) -> dict[str, dict[str, dict[str, float]]]:
+                    run_file: Path, chunk: int = 1000,
+                    alpha: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """``{run: {metric: {qid: value}}}`` for the first stage, the reranked run and any other runs, computed a
     few thousand queries at a time (memory does not grow with the candidate count); writes the reranked TREC
-    run file on the way (atomically). Judged queries without candidates score 0, as in trec_eval."""
-    names_of_runs = ["first_stage", "reranked", *others]
+    run file on the way (atomically). Judged queries without candidates score 0, as in trec_eval. With
+    ``alpha``, the run ``interpolated`` (:func:`crossrank.evaluation.interpolate.interpolate`) is scored too and
+    written beside ``run_file`` as ``run.interpolated.trec``."""
+    from crossrank.evaluation.interpolate import interpolate
+
+    names_of_runs = ["first_stage", "reranked", *(["interpolated"] if alpha is not None else []), *others]
     per_query: dict[str, dict[str, dict[str, float]]] = {r: {m: {} for m in names} for r in names_of_runs}
     seen: set[str] = set()
     tmp = run_file.with_name(f".{run_file.name}.tmp")
@@ -60,13 +66,22 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
             for m in names:
                 per_query[name][m].update(values[m])
 
-    with tmp.open("w", encoding="utf-8") as f:
+    mixed_file = run_file.with_name("run.interpolated.trec")
+    mixed_tmp = mixed_file.with_name(f".{mixed_file.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f, \
+            (mixed_tmp.open("w", encoding="utf-8") if alpha is not None else contextlib.nullcontext()) as g:
         for first, reranked in iter_query_chunks(shards, chunk):
             seen.update(first)
             f.writelines(trec_lines(reranked, "crossrank"))
-            add({"first_stage": first, "reranked": reranked,
+            mixed = {}
+            if alpha is not None:
+                mixed = {"interpolated": interpolate(reranked, first, alpha)}
+                g.writelines(trec_lines(mixed["interpolated"], f"crossrank-interpolated-{alpha}"))
+            add({"first_stage": first, "reranked": reranked, **mixed,
                  **{n: {q: other[q] for q in first if q in other} for n, other in others.items()}}, list(first))
     tmp.replace(run_file)
+    if alpha is not None:
+        mixed_tmp.replace(mixed_file)
     missing = [q for q in qrels if q not in seen]
     add({name: ({q: others[name][q] for q in missing if q in others[name]} if name in others else {})
          for name in names_of_runs}, missing)
@@ -112,7 +127,8 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         return None
     others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))
               for name, path in spec.compare_runs.items()}
-    per_query = score_per_query(result.shards, qrels, names, others, out / "run.trec")
+    alpha = spec.interpolate if isinstance(spec.interpolate, int | float) else None
+    per_query = score_per_query(result.shards, qrels, names, others, out / "run.trec", alpha=alpha)
     means = {name: {m: float(np.mean(list(values[m].values()))) if values[m] else float("nan") for m in names}
              for name, values in per_query.items()}
     report = compare_scores(per_query, names, spec.stat_test, spec.max_p).to_dict() | {"max_p": spec.max_p}
@@ -134,7 +150,9 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         "compiled": bool(getattr(scorer, "compiled", False)),
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,
         "rerank_seconds": round(result.seconds, 2),
-        "others": {n: m for n, m in means.items() if n not in ("first_stage", "reranked")},
+        "interpolated": means.get("interpolated"),
+        "interpolation": None if alpha is None else {"alpha": alpha, "chosen": spec.interpolation_note},
+        "others": {n: m for n, m in means.items() if n not in ("first_stage", "reranked", "interpolated")},
         "significance": {m: report["reranked"]["comparisons"]["first_stage"][m] for m in names},
         "warnings": [warning] if warning else [],
     })  # missing values (a p-value of identical runs, pairs/s of a resumed run) are None, as in the file
