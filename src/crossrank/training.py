@@ -147,6 +147,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     The data is read and checked before the model is loaded, so bad input fails in seconds. ``OUT/run.json``
     records the command, git state, machine, wall time, W&B run and the sweep objective.
     """
+    if (cfg.get("cv") or {}).get("folds"):
+        from crossrank.cv import cross_validate
+
+        return cross_validate(cfg)
     out = Path(cfg.paths.output_dir)
     ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), out)
     info = run_info.start(out, resumed_from=ckpt_path)

@@ -24,6 +24,7 @@ class PairSpec:
     candidate_depth: int | None = 1000  # negatives come from the first stage's top-k
     val_queries: int = 0  # queries held out of training for validation
     seed: int = 42
+    exclude_queries: tuple[str, ...] | list[str] | None = None  # never trained or validated on (cross-validation)
 
 
 def positives(qrels: Qrels, qid: str, min_relevance: int) -> list[str]:
@@ -33,9 +34,11 @@ def positives(qrels: Qrels, qid: str, min_relevance: int) -> list[str]:
 
 def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None) -> tuple[list[str], list[str]]:
     """Seeded split into (training qids, validation qids) among queries that have a positive."""
+    excluded = set(spec.exclude_queries or ())
     eligible = sorted(
         q for q in qrels
-        if any(has_text is None or p in has_text for p in positives(qrels, q, spec.min_relevance))
+        if q not in excluded
+        and any(has_text is None or p in has_text for p in positives(qrels, q, spec.min_relevance))
     )
     rng = random.Random(spec.seed)
     rng.shuffle(eligible)

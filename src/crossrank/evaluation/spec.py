@@ -77,6 +77,7 @@ class EvalSet:
     bm25_b: float = 0.4
     interpolate: float | str | None = None  # reranker weight in a fusion with the first stage; "val": tuned
     interpolation_note: str = "given"  # how the weight was chosen (train.py: on which validation queries)
+    queries: list[str] | None = None  # only these queries are reranked and judged (a cross-validation fold)
 
     def __post_init__(self) -> None:
         weight = self.interpolate

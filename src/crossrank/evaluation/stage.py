@@ -106,11 +106,16 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
     """
     source = spec.source()
     qrels = source.qrels()
+    keep = set(spec.queries) if spec.queries is not None else None
+    if keep is not None:
+        qrels = {q: judged for q, judged in qrels.items() if q in keep}
     level = spec.level(source)
     names = spec.metric_names(source)
     warning = graded_level_warning(qrels, level, f"eval {spec.name}", "eval.relevance_level=2") if rank == 0 \
         else None
     rows = candidate_rows(source, spec)
+    if keep is not None:
+        rows = (r for r in rows if r[0] in keep)
     first = next(rows, None)
     if first is None:
         raise DataError(f"{spec.name}: no candidates to rerank (empty run)")
