@@ -55,6 +55,11 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     assert metrics["mean_of_folds"]["reranked"]["ndcg@10"] == pytest.approx(sum(ndcg) / 3)
     report = (out / "cv" / "report.md").read_text()
     assert "| mean |" in report and "6 held-out queries, pooled" in report
+    from crossrank.record import record
+
+    rec = record(out, "cv_test", tmp_path / "experiments")
+    assert (rec / "cv" / "metrics.json").is_file() and (rec / "fold2" / "run.json").is_file()
+    assert "| mean |" in (rec / "README.md").read_text() and (rec / "fold0" / "eval" / "fold0" / "run.trec").is_file()
 
 
 def test_cv_needs_the_same_folder(tmp_path: Path) -> None:

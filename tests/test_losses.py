@@ -85,5 +85,8 @@ def test_kl_div_by_hand() -> None:
     want = sum(0.5 * math.log(0.5 / q) for q in p_s)
     got = KLDivLoss()(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0]]))
     assert got.item() == pytest.approx(want, abs=1e-6)
-    assert KLDivLoss(temperature=2.0)(torch.tensor([[2.0, 0.0]]), torch.zeros(1, 2), torch.zeros(1, 2)).item() == \
-        pytest.approx(want, abs=1e-6)  # T scales the scores
+    # T sharpens the teacher only: teacher [0, 1] at T=0.5 is softmax([0, 2]); the student [1, 0] stays as it is
+    p_t = [1 / (1 + math.e ** 2), math.e ** 2 / (1 + math.e ** 2)]
+    want = sum(t * math.log(t / q) for t, q in zip(p_t, p_s))
+    got = KLDivLoss(temperature=0.5)(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), torch.tensor([[0.0, 1.0]]))
+    assert got.item() == pytest.approx(want, abs=1e-6)

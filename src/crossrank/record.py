@@ -90,11 +90,56 @@ def readme(name: str, run: RunDir, note: str | None) -> str:
     return "\n".join(lines)
 
 
+def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, force: bool) -> Path:
+    """Write ``INTO/NAME/`` from a cross-validation run (``+experiment=local_cpu_cv``): ``cv/`` (per-fold and
+    pooled report, metrics, per-query values), a record of every fold under ``foldK/``, and a README."""
+    name = name or f"cv_{root.name}"
+    if "/" in name or name.startswith("."):
+        raise ConfigError(f"--name: {name!r} is not a folder name")
+    out = Path(into) / name
+    if out.exists() and not force:
+        raise ConfigError(f"{out}: already exists (--force replaces it)")
+    tmp = out.with_name(f".{name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        (tmp / "cv").mkdir()
+        for file in ("report.md", "metrics.json", "per_query.tsv"):
+            if (root / "cv" / file).is_file():
+                shutil.copyfile(root / "cv" / file, tmp / "cv" / file)
+        folds = sorted((d for d in root.glob("fold*") if d.is_dir()), key=lambda d: int(d.name[4:] or 0))
+        for fold in folds:
+            record(fold, fold.name, tmp, None, force=True)
+        infos = [RunDir(f).info() for f in folds]
+        first = infos[0] if infos else {}
+        git = first.get("git") or {}
+        wall = sum(i.get("wall_seconds") or 0 for i in infos)
+        lines = [f"# {name}", ""] + ([note.strip(), ""] if note else []) + [
+            "## Command", "", "```bash", first.get("command", "?"), "```", "",
+            "| | |", "|---|---|",
+            f"| git commit | {git.get('commit', 'unknown')}{' (uncommitted changes)' if git.get('dirty') else ''} |",
+            f"| machine | {machine_line(first.get('machine') or {})} |",
+            f"| wall time | {wall:.1f} s over {len(folds)} folds |", "",
+            "## Results", "", (root / "cv" / "report.md").read_text(encoding="utf-8").strip(), "",
+            "## Files", "", "`cv/` (this report, `metrics.json`, per-query values of every held-out query), and "
+            "`foldK/`: the record of each fold's run (config, run.json, its evaluation, training log, curves).", ""]
+        write_text(tmp / "README.md", "\n".join(lines))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
 def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT / "experiments",
            note: str | None = None, force: bool = False) -> Path:
     """Write ``INTO/NAME/`` from a run dir (or re-record an existing record); returns the folder."""
     from crossrank.curves import save_curves
 
+    if (Path(run_dir) / "cv" / "metrics.json").is_file():
+        return record_cv(Path(run_dir), name, into, note, force)
     runs = find_runs(run_dir)
     if len(runs) != 1:
         raise RunError(f"{run_dir}: a folder of {len(runs)} runs; record one of them: "
@@ -163,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"recorded {args.run_dir} in {out}")
+    if (out / "cv" / "metrics.json").is_file():
+        pooled = json.loads((out / "cv" / "metrics.json").read_text())["pooled"]
+        for run_name, values in pooled.items():
+            print(f"  pooled {run_name}: " + ", ".join(f"{m} {v:.4f}" for m, v in values.items() if v is not None))
+        return 0
     summary = json.loads((out / "metrics.json").read_text())
     for set_name, result in summary.items():
         shown = ", ".join(f"{m} {v:.4f}" for m, v in result["reranked"].items() if v is not None)
