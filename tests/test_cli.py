@@ -127,3 +127,20 @@ def test_offline_downloads_fail_in_one_line(irdata_dir: Path, tmp_path: Path) ->
     assert errors[0].startswith("error: model.name_or_path: cannot fetch 'cross-encoder/ms-marco-MiniLM-L6-v2' "
                                 "from the Hugging Face Hub (https://huggingface.co)")
     assert "model.name_or_path=LOCAL_FOLDER (and HF_HUB_OFFLINE=1)" in errors[0]
+
+
+def test_val_check_interval_beyond_an_epoch_is_one_line(irdata_dir: Path, tmp_path: Path) -> None:
+    """Found running cross-validation on DL19: Lightning's refusal came as a 40-line traceback."""
+    from helpers import compose_cfg
+
+    from crossrank.cli import user_error
+    from crossrank.training import train
+
+    cfg = compose_cfg("train", ["model=tiny", "data=local", f"data.path={irdata_dir}", "eval=none", "export=false",
+                                "data.pairs.val_queries=2", "data.batch_size=4", "trainer.val_check_interval=1000",
+                                "progress=false", "logger=csv"], tmp_path)
+    with pytest.raises(ValueError) as err:
+        train(cfg)
+    message = user_error(err.value)
+    assert message is not None and message.startswith("trainer.val_check_interval: 1000 is more than the ")
+    assert message.endswith("give a fraction of an epoch (1.0: at its end) or at most that many batches")

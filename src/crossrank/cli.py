@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,11 @@ def user_error(e: BaseException) -> str | None:
         return str(e)
     if isinstance(e, MissingMandatoryValue):
         return f"config key {e.full_key} must be set (e.g. {e.full_key}=...)"
+    found = re.search(r"`val_check_interval` \((\d+)\) must be less than or equal to the number of the training "
+                      r"batches \((\d+)\)", str(e)) if isinstance(e, ValueError) else None
+    if found:
+        return (f"trainer.val_check_interval: {found[1]} is more than the {found[2]} training batches of an epoch; "
+                "give a fraction of an epoch (1.0: at its end) or at most that many batches")
     return None
 
 
