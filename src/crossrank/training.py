@@ -187,6 +187,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                      ckpt.best_model_path)
             state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
             module.load_state_dict(state)
+        if (not module.last_val_rows and datamodule.has_validation() and trainer.is_global_zero
+                and any(spec.interpolate == "val" for spec in eval_sets(cfg))):
+            # max_steps ended the run before any validation (e.g. inside the first epoch): validate once, so
+            # the interpolation weight is chosen on the validation queries of the final model
+            trainer.validate(module, datamodule=datamodule, verbose=False)
         scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
         results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out), step=trainer.global_step,

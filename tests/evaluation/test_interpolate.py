@@ -61,3 +61,9 @@ def test_train_reports_the_interpolated_run_with_the_weight_from_validation(tmp_
     lines = (out / "eval" / "data" / "run.interpolated.trec").read_text().splitlines()
     assert len(lines) == len((out / "eval" / "data" / "run.trec").read_text().splitlines()) == 30
     assert "interpolated" in (out / "eval" / "data" / "report.md").read_text()
+    # max_steps inside the first epoch: no validation ran during training; one runs at the end for the weight
+    out = tmp_path / "short"
+    train(compose_cfg("train", [*base, "data.pairs.val_queries=2", "eval.interpolate=val", "trainer.max_steps=2"],
+                      out))
+    metrics = json.loads((out / "eval" / "data" / "metrics.json").read_text())
+    assert metrics["interpolation"]["chosen"].startswith("tuned on 2 validation queries")
