@@ -8,7 +8,7 @@ import warnings
 
 #: Library chatter a user cannot act on, dropped from the console and the log (substrings of messages).
 NOISE = ("💡 Tip:", "litlogger", "TPU available", "was configured so", "LeafSpec", "`list` across ranks is zero",
-         "The anonymous setting has no effect",
+         "The anonymous setting has no effect", "'set_vital' is deprecated",  # torchdata's StatefulDataLoader
          # under DDP every rank computes validation metrics over all ranks' candidates (gathered): nothing to sync
          "when logging on epoch level in distributed setting")
 
