@@ -10,9 +10,11 @@ The folder is built under a temporary name and renamed, so a failure leaves no h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,19 +92,34 @@ def readme(name: str, run: RunDir, note: str | None) -> str:
     return "\n".join(lines)
 
 
-def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, force: bool) -> Path:
-    """Write ``INTO/NAME/`` from a cross-validation run (``+experiment=local_cpu_cv``): ``cv/`` (per-fold and
-    pooled report, metrics, per-query values), a record of every fold under ``foldK/``, and a README."""
-    name = name or f"cv_{root.name}"
+@contextlib.contextmanager
+def building(into: str | Path, name: str, force: bool, current: Path | None = None) -> Iterator[Path]:
+    """``INTO/NAME`` built under a temporary name: yields that folder, which replaces ``INTO/NAME`` when the block
+    ends and is removed if it fails, so a failure leaves no half-written record. An existing record is kept
+    unless ``force`` (or it is ``current``, the folder being re-recorded)."""
     if "/" in name or name.startswith("."):
         raise ConfigError(f"--name: {name!r} is not a folder name")
     out = Path(into) / name
-    if out.exists() and not force:
+    if out.exists() and not force and (current is None or out.resolve() != current.resolve()):
         raise ConfigError(f"{out}: already exists (--force replaces it)")
     tmp = out.with_name(f".{name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, force: bool) -> Path:
+    """Write ``INTO/NAME/`` from a cross-validation run (``+experiment=local_cpu_cv``): ``cv/`` (per-fold and
+    pooled report, metrics, per-query values), a record of every fold under ``foldK/``, and a README."""
+    name = name or f"cv_{root.name}"
+    with building(into, name, force) as tmp:
         (tmp / "cv").mkdir()
         for file in ("report.md", "metrics.json", "per_query.tsv"):
             if (root / "cv" / file).is_file():
@@ -124,13 +141,7 @@ def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, 
             "## Files", "", "`cv/` (this report, `metrics.json`, per-query values of every held-out query), and "
             "`foldK/`: the record of each fold's run (config, run.json, its evaluation, training log, curves).", ""]
         write_text(tmp / "README.md", "\n".join(lines))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
+    return Path(into) / name
 
 
 def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT / "experiments",
@@ -148,15 +159,7 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT
     if not run.config() and not run.evaluations():
         raise RunError(f"{run.path}: not a finished run (no config and no evaluation)")
     name = name or default_name(run)
-    if "/" in name or name.startswith("."):
-        raise ConfigError(f"--name: {name!r} is not a folder name")
-    out = Path(into) / name
-    if out.exists() and not force and out.resolve() != run.path.resolve():
-        raise ConfigError(f"{out}: already exists (--force replaces it)")
-    tmp = out.with_name(f".{name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with building(into, name, force, current=run.path) as tmp:
         write_text(tmp / "config.yaml", yaml.safe_dump(run.config(), sort_keys=False))
         write_text(tmp / "overrides.yaml", yaml.safe_dump(run.overrides()))
         if run.info():
@@ -185,13 +188,7 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT
                 shutil.copyfile(card, tmp / "model_card.md")
                 break
         write_text(tmp / "README.md", readme(name, RunDir(tmp) if not run.info() else run, note))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
+    return Path(into) / name
 
 
 def main(argv: list[str] | None = None) -> int:
