@@ -44,3 +44,15 @@ def test_group_batches_resume_and_shard() -> None:
     assert len(ranks[0]) == len(ranks[1])
     positives = sorted(b[0] for part in ranks for b in part)
     assert set(positives) == {0, 10, 20, 30, 40} and len(positives) == 6  # every group; one repeated to even out
+
+
+def test_a_last_batch_smaller_than_the_ranks_leaves_no_rank_empty() -> None:
+    """33 pairs in batches of 16 on 2 ranks: the last batch holds one pair; before, one rank got an empty batch
+    (which the collator cannot take). The shared re-cut now fills it from the epoch's first pairs."""
+    from crossrank.data.sampling import PairBatchSampler
+
+    ranks = [list(PairBatchSampler(33, 16, generator=torch.Generator().manual_seed(0), rank=r, world_size=2))
+             for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 2
+    assert all(len(b) > 0 for part in ranks for b in part)
+    assert sorted({i for part in ranks for b in part for i in b}) == list(range(33))  # every pair still seen

@@ -18,7 +18,8 @@ class PairBatchSampler(Sampler[list[int]]):
     longest batch to its shortest).
 
     With ``world_size`` ranks, rank ``r`` takes batches ``r, r + world_size, ...``; when the count does not divide,
-    the last batches are re-cut so every rank gets as many, and every pair is seen exactly once per epoch.
+    the last batches are re-cut so every rank gets as many, and every pair is seen exactly once per epoch (when
+    those last batches hold fewer pairs than there are ranks, the epoch's first pairs fill them up).
     ``state_dict`` lets a run resumed mid-epoch continue the same order (torchdata's ``StatefulDataLoader``
     keeps it in checkpoints).
     """
@@ -73,6 +74,8 @@ class PairBatchSampler(Sampler[list[int]]):
         extra = len(batches) % w
         if extra:  # re-cut the last `extra` batches into `w` smaller ones, as even as can be
             tail = [i for b in batches[len(batches) - extra:] for i in b]
+            # fewer items than ranks: the epoch's first items are repeated, so that no rank gets an empty batch
+            tail += [i for b in batches for i in b][: max(0, w - len(tail))]
             batches = batches[: len(batches) - extra]
             cuts = [len(tail) * k // w for k in range(w + 1)]
             batches += [tail[cuts[k]: cuts[k + 1]] for k in range(w)]
@@ -124,20 +127,6 @@ class GroupBatchSampler(PairBatchSampler):
                 picked = torch.randint(len(negs), (k,), generator=self.generator).tolist()
             self._members.append([pos] + [negs[i] for i in picked])
         return batches
-
-    def shard(self, batches: list[list[int]]) -> list[list[int]]:
-        """As for pairs, in whole groups; when the epoch's last groups are fewer than the ranks, the first
-        groups of the epoch are repeated so that every rank gets a batch."""
-        w = self.world_size
-        extra = len(batches) % w if w > 1 else 0
-        if extra:
-            tail = [g for b in batches[len(batches) - extra:] for g in b]
-            firsts = [g for b in batches for g in b]
-            tail += firsts[: max(0, w - len(tail))]
-            batches = batches[: len(batches) - extra] + [tail]
-            batches = batches[: len(batches) - 1] + [tail[k * len(tail) // w: (k + 1) * len(tail) // w]
-                                                     for k in range(w)]
-        return batches[self.rank::w]
 
     def expand(self, batch: list[int]) -> list[int]:
         return [row for g in batch for row in self._members[g]]
