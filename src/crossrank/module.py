@@ -78,6 +78,8 @@ class CrossEncoderModule(L.LightningModule):
         self._loss_sum, self._loss_count = 0.0, 0
         self._val_rows: list[tuple[str, str, float, float]] = []
         self.last_val_rows: list[tuple[str, str, float, float]] = []
+        self._step_loss: torch.Tensor | None = None  # this step's loss, checked with the gradient norm
+        self._grad_norm: torch.Tensor | None = None  # this step's gradient norm, reused for clipping
         self.val_qrels: dict[str, dict[str, int]] = {}
         self.val_history: list[dict[str, float]] = []  # {"step", "epoch", "val/ndcg@10", ...} per validation
         if on_nonfinite not in ("stop", "skip"):
@@ -154,7 +156,7 @@ class CrossEncoderModule(L.LightningModule):
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else None
         self._grad_norm = norm
-        loss = getattr(self, "_step_loss", None)
+        loss = self._step_loss
         checks = [t.float().reshape(1) for t in (loss, norm) if t is not None]
         if checks and not bool(torch.isfinite(torch.cat(checks)).all()):
             what = (f"the loss is {float(loss)}" if loss is not None and not torch.isfinite(loss)
@@ -177,12 +179,11 @@ class CrossEncoderModule(L.LightningModule):
         Lightning's own clipping refuses fused AdamW under mixed precision (it cannot tell bf16, which has no
         gradient scaler, from fp16); without a scaler the gradients are already unscaled, so clipping them here
         is exact. With fp16's scaler Lightning's path is kept."""
-        norm = getattr(self, "_grad_norm", None)
+        norm = self._grad_norm
         scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        if (not gradient_clip_val or scaler is not None or norm is None
-                or (gradient_clip_algorithm or "norm") != "norm"):
-            if gradient_clip_val and norm is None and scaler is None:
-                return  # no gradients (a skipped batch)
+        if gradient_clip_val and norm is None and scaler is None:
+            return  # no gradients (a skipped batch)
+        if not gradient_clip_val or scaler is not None or norm is None or (gradient_clip_algorithm or "norm") != "norm":
             return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         torch.nn.utils.clip_grads_with_norm_(params, float(gradient_clip_val), norm)

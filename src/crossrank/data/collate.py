@@ -50,10 +50,15 @@ class PackedPairs:
         if len(parts) == 1:
             return parts[0]
         lengths = np.concatenate([p.lengths for p in parts])
-        offsets = np.zeros(len(lengths), dtype=np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
         types = None if parts[0].type_ids is None else np.concatenate([p.type_ids for p in parts])
-        return cls(np.concatenate([p.ids for p in parts]), types, offsets, lengths)
+        return cls(np.concatenate([p.ids for p in parts]), types, _offsets(lengths), lengths)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """Where each row starts in the flat arrays."""
+    offsets = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    return offsets
 
 
 def tokenize_packed(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], passages: Sequence[str],
@@ -63,8 +68,7 @@ def tokenize_packed(tokenizer: PreTrainedTokenizerBase, queries: Sequence[str], 
     enc = _tokenize(tokenizer, queries, passages, max_length, return_attention_mask=False)
     rows = enc["input_ids"]
     lengths = np.fromiter(map(len, rows), dtype=np.int32, count=len(rows))
-    offsets = np.zeros(len(rows), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
+    offsets = _offsets(lengths)
     total = int(lengths.sum())
     ids = np.fromiter(chain.from_iterable(rows), dtype=np.int32, count=total)
     types = enc.get("token_type_ids")

@@ -191,13 +191,14 @@ class PairDataModule(L.LightningDataModule):
         path = Path(self.teacher_run)
         if not path.is_file():
             raise DataError(f"data.teacher_run: {path} does not exist")
-        wanted = set(zip(self.train_dataset["qid"], self.train_dataset["pid"]))
+        pairs = list(zip(self.train_dataset["qid"], self.train_dataset["pid"]))  # the columns read once
+        wanted = set(pairs)
         scores = {(q, p): s for q, p, s in read_trec_run(path) if (q, p) in wanted}
-        for q, p in zip(self.train_dataset["qid"], self.train_dataset["pid"]):
+        for q, p in pairs:
             if (q, p) not in scores:
                 raise DataError(f"{path}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
                                 "training candidates with python -m crossrank.teach)")
-        return [scores[(q, p)] for q, p in zip(self.train_dataset["qid"], self.train_dataset["pid"])]
+        return [scores[pair] for pair in pairs]
 
     def train_groups(self) -> list[tuple[int, list[int]]]:
         """Per training positive: its row and the rows of its query's negatives (queries with none are left
