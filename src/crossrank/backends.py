@@ -62,6 +62,7 @@ def _compiled(scorer: CrossEncoderScorer) -> CrossEncoderScorer:
 def _like(scorer: CrossEncoderScorer, model: torch.nn.Module) -> CrossEncoderScorer:
     out = CrossEncoderScorer(model, scorer.tokenizer, max_length=scorer.max_length)
     out.label, out.backend = scorer.label, scorer.backend
+    out.cudnn_attention = scorer.cudnn_attention
     return out
 
 

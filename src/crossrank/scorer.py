@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from crossrank.data.collate import PackedPairs, length_sorted, pad_packed, tokenize_packed
@@ -23,6 +24,9 @@ from crossrank.errors import ConfigError, CrossrankError
 from crossrank.hub import check_model_path, load_failure, looks_local
 
 log = logging.getLogger(__name__)
+
+#: SDPA kernels allowed on a GPU unless ``cudnn_attention``: cuDNN's plans are built per shape (see from_pretrained).
+_SDPA_WITHOUT_CUDNN = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 #: Written into config.json so that sentence-transformers' CrossEncoder returns the raw logit too.
 ST_CONFIG = {"activation_fn": "torch.nn.modules.linear.Identity"}
@@ -71,13 +75,14 @@ class CrossEncoderScorer(nn.Module):
         self.autocast_dtype: torch.dtype | None = None
         self.compile_for_inference = False  # model.compile: evaluation runs through torch.compile
         self.compiled = False
+        self.cudnn_attention = False  # model.cudnn_attention: let SDPA pick cuDNN's kernel on a GPU
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, max_length: int | None = None, num_labels: int | None = 1,
                         revision: str | None = None, dropout: float | None = None,
                         label: str | None = None, what: str = "model.name_or_path",
                         backend: str = "torch", attn_implementation: str | None = "sdpa",
-                        compile: bool = False) -> CrossEncoderScorer:
+                        compile: bool = False, cudnn_attention: bool = False) -> CrossEncoderScorer:
         """Load a folder or hub id.
 
         ``num_labels=1`` adds a fresh head to a bare encoder (training); ``None`` keeps the checkpoint's
@@ -89,6 +94,9 @@ class CrossEncoderScorer(nn.Module):
         ``attn_implementation``: transformers' attention kernel (``sdpa``: PyTorch's fused attention; ``eager``).
         ``compile``: evaluation runs the model through ``torch.compile`` (pays on long evaluations: about 30 s
         of compiling on a CPU, then about 8% faster there).
+        ``cudnn_attention``: on a GPU, let SDPA use cuDNN's attention kernel (PyTorch prefers it on an H100). It
+        builds a plan for every new batch shape, hundreds of times a second with length-sorted or length-grouped
+        batches, so it is off by default (FlashAttention / memory-efficient kernels run instead).
         """
         from crossrank.backends import BACKENDS
 
@@ -122,11 +130,15 @@ class CrossEncoderScorer(nn.Module):
         scorer.label = label or name_or_path
         scorer.inference_backend = backend
         scorer.compile_for_inference = compile
+        scorer.cudnn_attention = cudnn_attention
         return scorer
 
     def forward(self, encoding: dict[str, torch.Tensor]) -> torch.Tensor:
         """Raw logits, shape (batch,)."""
-        return self.model(**encoding).logits.squeeze(-1)
+        if self.cudnn_attention or encoding["input_ids"].device.type != "cuda":
+            return self.model(**encoding).logits.squeeze(-1)
+        with sdpa_kernel(_SDPA_WITHOUT_CUDNN):
+            return self.model(**encoding).logits.squeeze(-1)
 
     @property
     def device(self) -> torch.device:
@@ -160,7 +172,8 @@ class CrossEncoderScorer(nn.Module):
         # longest first by characters, then tokenized a chunk at a time (memory stays bounded) and sorted by true
         # token length inside the chunk
         order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(passages[i])))
-        size = max(batch_size * 32, 2048)
+        size = max(batch_size * 8, 4096)  # the order is by length already: small chunks cost no padding, and
+        # the next chunk is tokenized while this one is scored
         chunks = [order[start: start + size] for start in range(0, len(order), size)]
         pin = self.device.type == "cuda"
 

@@ -8,14 +8,17 @@ arrays, cheap to pickle). The workers are started once (``spawn``: safe beside C
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from crossrank.data.collate import PackedPairs, tokenize_packed
 
+log = logging.getLogger(__name__)
 _worker_state: dict[str, Any] = {}
 _pools: dict[tuple[int, int, int], TokenizerPool] = {}
 
@@ -38,22 +41,41 @@ def _tokenize_in_worker(queries: Sequence[str], passages: Sequence[str]) -> Pack
 
 
 class TokenizerPool:
-    """``workers`` processes that tokenize (query, passage) pairs as :func:`tokenize_packed` does."""
+    """``workers`` processes that tokenize (query, passage) pairs as :func:`tokenize_packed` does.
 
-    def __init__(self, tokenizer: Any, max_length: int, workers: int) -> None:
+    Workers that do not answer within ``timeout`` seconds (a machine that cannot start them) are given up: the
+    pool then tokenizes in this process, with one warning, rather than hang a scoring job."""
+
+    def __init__(self, tokenizer: Any, max_length: int, workers: int, timeout: float = 120.0) -> None:
         self.workers = workers
-        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(tokenizer, max_length))
+        self.tokenizer, self.max_length, self.timeout = tokenizer, max_length, timeout
+        self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            initargs=(tokenizer, max_length))
 
     def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> PackedPairs:
         """The pairs tokenized, split evenly across the workers; the same arrays one process would build."""
+        if self.executor is None:
+            return tokenize_packed(self.tokenizer, queries, passages, self.max_length)
         step = max(256, -(-len(queries) // self.workers))
         futures = [self.executor.submit(_tokenize_in_worker, list(queries[i: i + step]), list(passages[i: i + step]))
                    for i in range(0, len(queries), step)]
-        return PackedPairs.concat([f.result() for f in futures])
+        try:
+            return PackedPairs.concat([f.result(timeout=self.timeout) for f in futures])
+        except (FuturesTimeout, BrokenExecutor) as e:
+            log.warning("tokenizer workers gave no answer in %.0f s (%s); tokenizing in this process instead",
+                        self.timeout, type(e).__name__)
+            self.close(wait=False)
+            return tokenize_packed(self.tokenizer, queries, passages, self.max_length)
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        if self.executor is not None:
+            processes = list((getattr(self.executor, "_processes", None) or {}).values())
+            self.executor.shutdown(wait=wait, cancel_futures=True)
+            if not wait:
+                for process in processes:
+                    process.kill()  # stuck workers: nothing more to wait for
+            self.executor = None
 
 
 def shared_pool(tokenizer: Any, max_length: int, workers: int) -> TokenizerPool:

@@ -153,6 +153,7 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         "n_judged_queries": len(qrels), "depth": spec.depth, "relevance_level": level,
         "max_length": scorer.max_length, "model": model_id, "backend": getattr(scorer, "backend", "torch"),
         "compiled": bool(getattr(scorer, "compiled", False)),
+        "cudnn_attention": bool(getattr(scorer, "cudnn_attention", False)),
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,
         "rerank_seconds": round(result.seconds, 2),
         "interpolated": means.get("interpolated"),
