@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -31,9 +32,11 @@ def default_workers(device_type: str, pairs: int) -> int:
     return max(0, min(16, (os.cpu_count() or 1) - 2))
 
 
-def _init_worker(tokenizer: Any, max_length: int) -> None:
+def _init_worker(tokenizer_dir: str, max_length: int) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker
-    _worker_state["tokenizer"], _worker_state["max_length"] = tokenizer, max_length
+    from transformers import AutoTokenizer
+
+    _worker_state["tokenizer"], _worker_state["max_length"] = AutoTokenizer.from_pretrained(tokenizer_dir), max_length
 
 
 def _tokenize_in_worker(queries: Sequence[str], passages: Sequence[str]) -> PackedPairs:
@@ -49,9 +52,14 @@ class TokenizerPool:
     def __init__(self, tokenizer: Any, max_length: int, workers: int, timeout: float = 120.0) -> None:
         self.workers = workers
         self.tokenizer, self.max_length, self.timeout = tokenizer, max_length, timeout
+        # the workers load the tokenizer from a folder: pickled (850 kB for MiniLM's) it fills the pipe a spawned
+        # process reads only after importing, so each start would wait for the one before (14 starts took over
+        # a minute on a 16-core GPU machine; a folder name lets them start together)
+        self._folder = tempfile.TemporaryDirectory(prefix="crossrank-tokenizer-")
+        tokenizer.save_pretrained(self._folder.name)
         self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-            initargs=(tokenizer, max_length))
+            initargs=(self._folder.name, max_length))
 
     def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> PackedPairs:
         """The pairs tokenized, split evenly across the workers; the same arrays one process would build."""
@@ -76,6 +84,7 @@ class TokenizerPool:
                 for process in processes:
                     process.kill()  # stuck workers: nothing more to wait for
             self.executor = None
+            self._folder.cleanup()
 
 
 def shared_pool(tokenizer: Any, max_length: int, workers: int) -> TokenizerPool:
