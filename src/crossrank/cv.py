@@ -87,12 +87,12 @@ def summarize(out: Path, folds: list[list[str]], results: dict[int, dict[str, An
         for (run, metric), rows in table.groupby(["run", "metric"]):
             per_query.setdefault(run, {}).setdefault(metric, {}).update(dict(zip(rows["qid"], rows["value"])))
     metrics = list(next(iter(results.values()))["reranked"]) if results else []
-    runs = [r for r in ("first_stage", "reranked", "interpolated") if r in per_query]
+    runs = [r for r in ("first_stage", "reranked", "teacher", "interpolated") if r in per_query]
     per_query = {r: per_query[r] for r in runs}
     report = compare_scores(per_query, metrics, str(cfg.eval.stat_test), float(cfg.eval.max_p)).to_dict() \
         | {"max_p": float(cfg.eval.max_p)}
-    fold_rows = {k: {r: results[k].get(r) for r in runs} | {"n_queries": len(folds[k]),
-                                                             "interpolation": results[k].get("interpolation")}
+    fold_rows = {k: {r: results[k].get(r) or (results[k].get("others") or {}).get(r) for r in runs}
+                 | {"n_queries": len(folds[k]), "interpolation": results[k].get("interpolation")}
                  for k in results}
     mean = {r: {m: sum(fold_rows[k][r][m] for k in results) / len(results) for m in metrics}
             for r in runs if all(fold_rows[k].get(r) for k in results)}

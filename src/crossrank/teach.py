@@ -66,6 +66,26 @@ def cross_encoder(path: str) -> Callable[[Sequence[str], Sequence[str]], list]:
     return lambda queries, passages: reranker.predict(list(zip(queries, passages))).tolist()
 
 
+def load_teacher(teacher: str, what: str = "--teacher") -> tuple[Callable[[Sequence[str], Sequence[str]], list], str]:
+    """A scorer of texts and its tag: ``bi-encoder[:PATH]`` (sentence-embedding cosine; the packaged
+    all-MiniLM-L6-v2 without PATH) or a cross-encoder folder or Hub id."""
+    if not teacher:
+        raise ConfigError(f"{what}: empty (bi-encoder[:PATH] or a cross-encoder folder)")
+    if teacher == "bi-encoder" or teacher.startswith("bi-encoder:"):
+        return bi_encoder(teacher.partition(":")[2] or None), "bi-encoder"
+    return cross_encoder(teacher), Path(teacher).name or "teacher"
+
+
+def score_pairs(fn: Callable[[Sequence[str], Sequence[str]], list], pairs: Sequence[tuple[str, str]],
+                queries: dict[str, str], texts: dict[str, str]) -> dict[str, dict[str, float]]:
+    """``{qid: {pid: teacher score}}`` for (qid, pid) pairs whose texts are in ``queries`` and ``texts``."""
+    scores = fn([queries[q] for q, _ in pairs], [texts[p] for _, p in pairs]) if pairs else []
+    run: dict[str, dict[str, float]] = {}
+    for (qid, pid), score in zip(pairs, scores):
+        run.setdefault(qid, {})[pid] = float(score)
+    return run
+
+
 def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
     """Write the teacher's scores of ``data``'s pairs to ``out`` (a TREC run); the number of pairs scored."""
     from crossrank.data.sources import load_source, read_trec_run
@@ -83,21 +103,16 @@ def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
         kept = [(pair, s) for pair, s in zip(pairs, scores) if s is not None]
         if not kept:
             raise ConfigError(f"--teacher: {given} scores none of {data}'s pairs")
-        pairs, scores = [p for p, _ in kept], [s for _, s in kept]
+        run: dict[str, dict[str, float]] = {}
+        for (qid, pid), score in kept:
+            run.setdefault(qid, {})[pid] = float(score)
         tag = given.stem
     else:
-        queries, texts = source.queries(), source.collection()
-        if teacher == "bi-encoder" or teacher.startswith("bi-encoder:"):
-            fn, tag = bi_encoder(teacher.partition(":")[2] or None), "bi-encoder"
-        else:
-            fn, tag = cross_encoder(teacher), Path(teacher).name or "teacher"
-        scores = fn([queries[q] for q, _ in pairs], [texts[p] for _, p in pairs])
-    run: dict[str, dict[str, float]] = {}
-    for (qid, pid), score in zip(pairs, scores):
-        run.setdefault(qid, {})[pid] = float(score)
+        fn, tag = load_teacher(teacher)
+        run = score_pairs(fn, pairs, source.queries(), source.collection())
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_text(out, "".join(trec_lines(run, f"teach-{tag}")))
-    return len(pairs)
+    return sum(len(v) for v in run.values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,18 +60,19 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],
-                   model_id: str, step: int | None = None,
-                   module: CrossEncoderModule | None = None) -> dict[str, Any]:
+                   model_id: str, step: int | None = None, module: CrossEncoderModule | None = None,
+                   val_dataset: Any = None) -> dict[str, Any]:
     """Evaluate on every configured set, on the scorer's inference backend (``model.backend``); returns
     ``{set name: metrics.json content}``. ``eval.interpolate: val`` takes the weight that did best on
-    ``module``'s last validation (held-out training queries, never the evaluation set's)."""
+    ``module``'s last validation (held-out training queries, never the evaluation set's); with ``eval.teacher``
+    the teacher's weight too, the teacher scoring ``val_dataset``'s pairs."""
     from crossrank.backends import apply
 
     scorer = apply(scorer.eval(), scorer.inference_backend)
     results: dict[str, Any] = {}
     for spec in eval_sets(cfg):
         if spec.interpolate == "val":
-            tune_interpolation(spec, module)
+            tune_interpolation(spec, module, val_dataset)
         result = evaluate_set(scorer, spec, out, model_id=model_id, progress=cfg.get("progress", True))
         if result is not None:
             results[spec.name] = result
@@ -79,20 +80,37 @@ def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, logge
     return results
 
 
-def tune_interpolation(spec: Any, module: CrossEncoderModule | None) -> None:
-    """Set ``spec.interpolate`` to the reranker weight with the best nDCG@10 on the last validation."""
-    from crossrank.evaluation.interpolate import tune_alpha
+def tune_interpolation(spec: Any, module: CrossEncoderModule | None, val_dataset: Any = None) -> None:
+    """Set ``spec.interpolate`` (and with a teacher ``spec.teacher_weight``) to the weights with the best nDCG@10
+    on the last validation."""
+    from crossrank.evaluation.interpolate import tune_alpha, tune_fusion
 
     rows = getattr(module, "last_val_rows", None)
     if not rows or not getattr(module, "val_qrels", None):
         raise ConfigError(f"eval.interpolate: val tunes the weight on validation queries, and {spec.name} has none "
                           "(set data.pairs.val_queries, or give a weight in [0, 1])")
-    alpha, table = tune_alpha(rows, module.val_qrels, "ndcg@10", module.val_relevance_level)
     queries = len({r[0] for r in rows} & set(module.val_qrels))
-    spec.interpolate = alpha
-    spec.interpolation_note = (f"tuned on {queries} validation queries: nDCG@10 {table[alpha]:.4f} at weight "
-                               f"{alpha} (reranker only {table[1.0]:.4f}, first stage only {table[0.0]:.4f})")
-    log.info("eval.interpolate: reranker weight %s, %s", alpha, spec.interpolation_note)
+    level = module.val_relevance_level
+    if not spec.teacher:
+        alpha, table = tune_alpha(rows, module.val_qrels, "ndcg@10", level)
+        spec.interpolate = alpha
+        spec.interpolation_note = (f"tuned on {queries} validation queries: nDCG@10 {table[alpha]:.4f} at weight "
+                                   f"{alpha} (reranker only {table[1.0]:.4f}, first stage only {table[0.0]:.4f})")
+    else:
+        from crossrank.teach import load_teacher, score_pairs
+
+        fn, _ = load_teacher(spec.teacher, "eval.teacher")
+        texts = {(q, p): (qt, pt) for q, p, qt, pt in zip(val_dataset["qid"], val_dataset["pid"],
+                                                          val_dataset["query"], val_dataset["passage"])}
+        pairs = [(q, p) for q, p, _, _ in rows]
+        teacher = score_pairs(fn, pairs, {q: texts[q, p][0] for q, p in pairs}, {p: texts[q, p][1] for q, p in pairs})
+        (alpha, beta), table = tune_fusion(rows, teacher, module.val_qrels, "ndcg@10", level)
+        spec.interpolate, spec.teacher_weight = alpha, beta
+        spec.interpolation_note = (
+            f"tuned on {queries} validation queries: nDCG@10 {table[alpha, beta]:.4f} at reranker weight {alpha}, "
+            f"teacher weight {beta} (reranker only {table[1.0, 0.0]:.4f}, teacher only {table[0.0, 1.0]:.4f}, "
+            f"first stage only {table[0.0, 0.0]:.4f})")
+    log.info("eval.interpolate: %s", spec.interpolation_note)
 
 
 def objective(cfg: DictConfig, module: CrossEncoderModule, results: dict[str, Any]) -> float | None:
@@ -195,7 +213,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
         results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out), step=trainer.global_step,
-                                 module=module) if trainer.is_global_zero else {}
+                                 module=module, val_dataset=datamodule.val_dataset) if trainer.is_global_zero else {}
         model_dir = None
         if cfg.get("export", True) and trainer.is_global_zero:
             card = render(scorer.label, datamodule.describe(), "BinaryCrossEntropyLoss"

@@ -10,7 +10,7 @@ import pytest
 from helpers import compose_cfg
 
 from crossrank.errors import ConfigError
-from crossrank.evaluation.interpolate import interpolate, minmax, tune_alpha
+from crossrank.evaluation.interpolate import interpolate, minmax, tune_alpha, tune_fusion
 
 
 def test_interpolate_by_hand() -> None:
@@ -20,6 +20,19 @@ def test_interpolate_by_hand() -> None:
     mixed = interpolate(reranked, first, 0.25)["q"]
     assert mixed == pytest.approx({"a": 0.25 * 1 + 0.75 * 0, "b": 0.25 * 0 + 0.75 * 1, "c": 0.25 * 0.5 + 0.75 * 0.5})
     assert interpolate(reranked, first, 1.0)["q"] == pytest.approx(minmax(reranked["q"]))
+    teacher = {"q": {"a": 0.0, "b": 0.5, "c": 1.0}}  # already in [0, 1]
+    mixed = interpolate(reranked, first, 0.5, teacher, 0.3)["q"]
+    assert mixed == pytest.approx({"a": 0.5 * 1 + 0.3 * 0 + 0.2 * 0, "b": 0.5 * 0 + 0.3 * 0.5 + 0.2 * 1,
+                                   "c": 0.5 * 0.5 + 0.3 * 1 + 0.2 * 0.5})
+
+
+def test_tune_fusion_gives_the_teacher_weight_when_only_it_ranks_well() -> None:
+    rows = [("q", "rel", 0.0, 0.0), ("q", "x", 2.0, 1.0), ("q", "y", 1.0, 0.5)]  # reranker, first stage: rel last
+    (alpha, beta), table = tune_fusion(rows, {"q": {"rel": 0.9, "x": 0.1, "y": 0.0}}, {"q": {"rel": 1}}, "mrr@10")
+    assert table[0.0, 1.0] == 1.0
+    assert table[1.0, 0.0] == pytest.approx(1 / 3) and table[0.0, 0.0] == pytest.approx(1 / 3)
+    assert table[alpha, beta] == 1.0 and beta > 0 and alpha + beta <= 1.0 + 1e-9
+    assert len(table) == 66  # steps of 0.1 with a sum of at most 1
 
 
 def test_tune_alpha_picks_the_weight_that_ranks_best() -> None:
@@ -61,9 +74,21 @@ def test_train_reports_the_interpolated_run_with_the_weight_from_validation(tmp_
     lines = (out / "eval" / "data" / "run.interpolated.trec").read_text().splitlines()
     assert len(lines) == len((out / "eval" / "data" / "run.trec").read_text().splitlines()) == 30
     assert "interpolated" in (out / "eval" / "data" / "report.md").read_text()
-    # max_steps inside the first epoch: no validation ran during training; one runs at the end for the weight
+    with pytest.raises(ConfigError, match=r"^eval.teacher_weight: set eval.teacher"):
+        check_train(compose_cfg("train", [*base, "eval.interpolate=0.5", "eval.teacher_weight=0.2"], tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"^eval.teacher_weight: 0.8 must be in \[0, 1\] with eval.interpolate"):
+        check_train(compose_cfg("train", [*base, "eval.interpolate=0.5", "eval.teacher=bi-encoder",
+                                          "eval.teacher_weight=0.8"], tmp_path / "x"))
+    # max_steps inside the first epoch: no validation ran during training; one runs at the end for the weights.
+    # A teacher (here a cross-encoder folder) scores the validation pairs and the reranked pairs, is reported as
+    # its own run, and its weight is tuned with the reranker's.
     out = tmp_path / "short"
-    train(compose_cfg("train", [*base, "data.pairs.val_queries=2", "eval.interpolate=val", "trainer.max_steps=2"],
-                      out))
+    train(compose_cfg("train", [*base, "data.pairs.val_queries=2", "eval.interpolate=val", "trainer.max_steps=2",
+                                f"eval.teacher={tiny_model_dir}"], out))
     metrics = json.loads((out / "eval" / "data" / "metrics.json").read_text())
-    assert metrics["interpolation"]["chosen"].startswith("tuned on 2 validation queries")
+    fusion = metrics["interpolation"]
+    assert fusion["chosen"].startswith("tuned on 2 validation queries") and "teacher weight" in fusion["chosen"]
+    assert fusion["teacher"] == str(tiny_model_dir) and fusion["alpha"] + fusion["teacher_weight"] <= 1.0 + 1e-9
+    assert set(metrics["others"]["teacher"]) == set(metrics["reranked"])
+    teacher_lines = (out / "eval" / "data" / "run.teacher.trec").read_text().splitlines()
+    assert len(teacher_lines) == 30 and "teacher" in (out / "eval" / "data" / "report.md").read_text()

@@ -78,6 +78,8 @@ class EvalSet:
     interpolate: float | str | None = None  # reranker weight in a fusion with the first stage; "val": tuned
     interpolation_note: str = "given"  # how the weight was chosen (train.py: on which validation queries)
     queries: list[str] | None = None  # only these queries are reranked and judged (a cross-validation fold)
+    teacher: str | None = None  # a zero-shot scorer (bi-encoder[:PATH] or a cross-encoder) reported as run "teacher"
+    teacher_weight: float | None = None  # its weight in the interpolation (tuned with interpolate: val)
 
     def __post_init__(self) -> None:
         weight = self.interpolate
@@ -85,6 +87,14 @@ class EvalSet:
                 isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1):
             raise ConfigError(f"eval.interpolate: {weight!r} must be a weight in [0, 1], \"val\" "
                               "(tuned on train.py's validation queries) or null")
+        beta = self.teacher_weight
+        if beta is not None:
+            if not self.teacher:
+                raise ConfigError("eval.teacher_weight: set eval.teacher (e.g. bi-encoder) to fuse a teacher")
+            if isinstance(beta, bool) or not isinstance(beta, int | float) or not 0 <= beta <= 1 or (
+                    isinstance(weight, int | float) and weight + beta > 1):
+                raise ConfigError(f"eval.teacher_weight: {beta!r} must be in [0, 1] with eval.interpolate + "
+                                  "eval.teacher_weight <= 1")
         if not self.name:
             self.name = Path(self.path).name if self.kind == "local" and self.path else \
                 str(self.dataset_id or "eval").replace("/", "_")

@@ -43,13 +43,13 @@ def trec_lines(run: dict[str, dict[str, float]], tag: str) -> Iterator[str]:
 
 
 def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[str, RunDict],
-                    run_file: Path, chunk: int = 1000,
-                    alpha: float | None = None) -> dict[str, dict[str, dict[str, float]]]:
+                    run_file: Path, chunk: int = 1000, alpha: float | None = None,
+                    teacher: RunDict | None = None, beta: float = 0.0) -> dict[str, dict[str, dict[str, float]]]:
     """``{run: {metric: {qid: value}}}`` for the first stage, the reranked run and any other runs, computed a
     few thousand queries at a time (memory does not grow with the candidate count); writes the reranked TREC
     run file on the way (atomically). Judged queries without candidates score 0, as in trec_eval. With
-    ``alpha``, the run ``interpolated`` (:func:`crossrank.evaluation.interpolate.interpolate`) is scored too and
-    written beside ``run_file`` as ``run.interpolated.trec``."""
+    ``alpha``, the run ``interpolated`` (:func:`crossrank.evaluation.interpolate.interpolate`, with ``teacher``
+    at weight ``beta``) is scored too and written beside ``run_file`` as ``run.interpolated.trec``."""
     from crossrank.evaluation.interpolate import interpolate
 
     names_of_runs = ["first_stage", "reranked", *(["interpolated"] if alpha is not None else []), *others]
@@ -75,7 +75,7 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
             f.writelines(trec_lines(reranked, "crossrank"))
             mixed = {}
             if alpha is not None:
-                mixed = {"interpolated": interpolate(reranked, first, alpha)}
+                mixed = {"interpolated": interpolate(reranked, first, alpha, teacher, beta)}
                 g.writelines(trec_lines(mixed["interpolated"], f"crossrank-interpolated-{alpha}"))
             add({"first_stage": first, "reranked": reranked, **mixed,
                  **{n: {q: other[q] for q in first if q in other} for n, other in others.items()}}, list(first))
@@ -86,6 +86,17 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
     add({name: ({q: others[name][q] for q in missing if q in others[name]} if name in others else {})
          for name in names_of_runs}, missing)
     return per_query
+
+
+def teacher_run(spec: EvalSet, source: Source, shards: Path, out: Path) -> RunDict:
+    """``spec.teacher``'s scores of exactly the reranked pairs, also written as ``out/run.teacher.trec``."""
+    from crossrank.teach import load_teacher, score_pairs
+
+    pairs = [(qid, pid) for qid, pid, _, _ in iter_shard_rows(shards)]
+    fn, tag = load_teacher(spec.teacher, "eval.teacher")
+    run = score_pairs(fn, pairs, source.queries(), source.collection())
+    write_text(out / "run.teacher.trec", "".join(trec_lines(run, f"teacher-{tag}")))
+    return run
 
 
 def settings_line(spec: EvalSet, level: int, max_length: int, model_id: str, backend: str = "torch") -> str:
@@ -132,8 +143,13 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         return None
     others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))
               for name, path in spec.compare_runs.items()}
+    teacher = teacher_run(spec, source, result.shards, out) if spec.teacher else None
+    if teacher is not None:
+        others["teacher"] = teacher
     alpha = spec.interpolate if isinstance(spec.interpolate, int | float) else None
-    per_query = score_per_query(result.shards, qrels, names, others, out / "run.trec", alpha=alpha)
+    beta = float(spec.teacher_weight or 0.0) if teacher is not None else 0.0
+    per_query = score_per_query(result.shards, qrels, names, others, out / "run.trec", alpha=alpha,
+                                teacher=teacher, beta=beta)
     means = {name: {m: float(np.mean(list(values[m].values()))) if values[m] else float("nan") for m in names}
              for name, values in per_query.items()}
     report = compare_scores(per_query, names, spec.stat_test, spec.max_p).to_dict() | {"max_p": spec.max_p}
@@ -157,7 +173,9 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,
         "rerank_seconds": round(result.seconds, 2),
         "interpolated": means.get("interpolated"),
-        "interpolation": None if alpha is None else {"alpha": alpha, "chosen": spec.interpolation_note},
+        "interpolation": None if alpha is None else {"alpha": alpha, "chosen": spec.interpolation_note,
+                                                     **({"teacher": spec.teacher, "teacher_weight": beta}
+                                                        if teacher is not None else {})},
         "others": {n: m for n, m in means.items() if n not in ("first_stage", "reranked", "interpolated")},
         "significance": {m: report["reranked"]["comparisons"]["first_stage"][m] for m in names},
         "warnings": [warning] if warning else [],
