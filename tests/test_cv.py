@@ -35,7 +35,8 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     cfg = compose_cfg("train", ["+experiment=local_cpu_cv", "model=tiny", f"data.path={data}", "cv.folds=3",
                                 "eval.relevance_level=2", "data.pairs.min_relevance=2", "data.pairs.val_queries=1",
                                 "eval.interpolate=val", "data.pairs.negatives_per_query=3", "data.batch_size=4",
-                                "trainer.max_steps=4", "progress=false", "logger=csv"], out)
+                                "trainer.max_steps=4", "progress=false", "logger=csv",
+                                f"eval.teacher={tiny_model_dir}"], out)  # a fast stand-in for the bi-encoder
     result = train(cfg)
     folds = assign_folds([f"q{i}" for i in range(6)], 3, seed=42)
     assert result["folds_run"] == [0, 1, 2] and result["queries"] == 6
@@ -50,7 +51,8 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
         assert not set(dm.val_qrels) & set(held_out)  # ... nor validated on
     metrics = json.loads((out / "cv" / "metrics.json").read_text())
     assert set(metrics["per_fold"]) == {"0", "1", "2"}
-    assert set(metrics["pooled"]) == {"first_stage", "reranked", "interpolated"}
+    assert set(metrics["pooled"]) == {"first_stage", "reranked", "teacher", "interpolated"}
+    assert all(metrics["per_fold"][str(k)]["teacher"]["ndcg@10"] >= 0 for k in range(3))
     ndcg = [metrics["per_fold"][str(k)]["reranked"]["ndcg@10"] for k in range(3)]
     assert metrics["mean_of_folds"]["reranked"]["ndcg@10"] == pytest.approx(sum(ndcg) / 3)
     report = (out / "cv" / "report.md").read_text()
