@@ -62,6 +62,7 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     rec = record(out, "cv_test", tmp_path / "experiments")
     assert (rec / "cv" / "metrics.json").is_file() and (rec / "fold2" / "run.json").is_file()
     assert "| mean |" in (rec / "README.md").read_text() and (rec / "fold0" / "eval" / "fold0" / "run.trec").is_file()
+    assert (rec / "fold0" / "eval" / "fold0" / "run.teacher.trec").is_file()  # every run file, the teacher's too
 
 
 def test_cv_needs_the_same_folder(tmp_path: Path) -> None:

@@ -87,8 +87,8 @@ def readme(name: str, run: RunDir, note: str | None) -> str:
     lines += ["## Files", "",
               "`config.yaml` (the composed config), `run.json` (command, git, machine, times, W&B run), "
               "`metrics.json` (every evaluation set), `report.md`, `eval/<set>/` (metrics, report, per-query values "
-              "that `python -m crossrank.compare` reads, and `run.trec` up to 5 MB), `csv/metrics.csv`, "
-              "`curves.png`, `model_card.md`. No weights.", ""]
+              "that `python -m crossrank.compare` reads, and the run files `run*.trec` up to 5 MB each), "
+              "`csv/metrics.csv`, `curves.png`, `model_card.md`. No weights.", ""]
     return "\n".join(lines)
 
 
@@ -173,9 +173,9 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = ROOT
                 src = run.path / "eval" / set_name / file
                 if src.is_file():
                     shutil.copyfile(src, tmp / "eval" / set_name / file)
-            run_file = run.path / "eval" / set_name / "run.trec"
-            if run_file.is_file() and run_file.stat().st_size <= MAX_RUN_FILE:
-                shutil.copyfile(run_file, tmp / "eval" / set_name / "run.trec")
+            for run_file in sorted((run.path / "eval" / set_name).glob("run*.trec")):  # reranked, teacher, fused
+                if run_file.stat().st_size <= MAX_RUN_FILE:
+                    shutil.copyfile(run_file, tmp / "eval" / set_name / run_file.name)
             if (src := run.path / "eval" / set_name / "report.md").is_file():
                 reports.append(src.read_text(encoding="utf-8").strip())
         write_text(tmp / "report.md", "\n\n".join(reports) + "\n")
