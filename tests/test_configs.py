@@ -62,3 +62,13 @@ def test_sweep_and_debug_configs_compose(tmp_path) -> None:
                       return_hydra_config=True)
     assert cfg.hydra.sweeper.params["optimizer.lr"] == "2e-5,5e-5,1e-4"
     assert cfg.trainer.max_steps == 5
+
+
+@pytest.mark.parametrize("name", [n for n in EXPERIMENTS if n != "local_cpu_cv"])  # CV evaluates by definition
+def test_experiment_with_eval_none_has_no_primary_evaluation(name: str, tmp_path) -> None:
+    """Bug found here: local_cpu set eval.interpolate / eval.teacher itself, so with eval=none its eval group
+    kept those two keys and train.py stopped ("not an evaluation set"). The fusion lives in eval/local_fused."""
+    from crossrank.evaluation.spec import eval_sets
+
+    cfg = compose_cfg("train", [f"+experiment={name}", "data.path=/x", "eval=none"], tmp_path)
+    assert len(eval_sets(cfg)) == len(cfg.get("extra_eval") or {})  # only the experiment's extra sets
