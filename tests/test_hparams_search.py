@@ -30,7 +30,9 @@ def test_optuna_study_in_sqlite_continues(tmp_path: Path) -> None:
     import optuna
 
     sweep = tmp_path / "optuna"
-    args = ["-m", *TINY, "hparams_search=quickstart_optuna", f"hydra.sweep.dir={sweep}"]
+    # one validation per trial (at step 30, the objective) and no test-set evaluation: the study is under test
+    args = ["-m", *TINY, "hparams_search=quickstart_optuna", "trainer.max_steps=30", "eval=none",
+            f"hydra.sweep.dir={sweep}"]
     proc = train_py(*args, "hydra.sweeper.n_trials=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = optuna.load_study(study_name="quickstart_optuna", storage=f"sqlite:///{sweep / 'optuna.db'}")
@@ -53,7 +55,7 @@ def test_submitit_local_launcher_runs_each_trial_as_a_job(tmp_path: Path) -> Non
     """[D] 4: hydra/launcher=submitit_local (the SLURM launcher's local twin) runs a 2-trial multirun."""
     sweep = tmp_path / "submitit"
     proc = train_py("-m", *TINY, "hydra/launcher=submitit_local", "optimizer.lr=1e-4,2e-4", "trainer.max_steps=20",
-                    f"hydra.sweep.dir={sweep}")
+                    "eval=none", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for job in ("0", "1"):
         info = json.loads((sweep / job / "run.json").read_text())

@@ -59,7 +59,7 @@ def test_wandb_never_fails_a_run(case: str, irdata_dir: Path, tmp_path: Path) ->
     if case == "unreachable":
         env.update(WANDB_API_KEY="x" * 40, WANDB_BASE_URL="http://127.0.0.1:9")
     out = tmp_path / "out"
-    proc = run_train_py([*tiny_train_args(irdata_dir, "eval=none", "logger.wandb.init_timeout=5"),
+    proc = run_train_py([*tiny_train_args(irdata_dir, "eval=none", "logger.wandb.init_timeout=2"),
                          f"hydra.run.dir={out}"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "run.json").read_text())["wandb"]["mode"] == "offline"
