@@ -9,7 +9,10 @@ from typing import Any
 def log_evaluation(loggers: list[Any], name: str, result: Mapping[str, Any], per_query_path: str | None = None,
                    step: int | None = None) -> None:
     """Evaluation metrics into every logger; for W&B also the run summary and a per-query table."""
-    flat = {f"eval/{name}/{run}/{m}": v for run in ("first_stage", "reranked") for m, v in result[run].items()}
+    runs = {"first_stage": result["first_stage"], "reranked": result["reranked"],
+            **({"interpolated": result["interpolated"]} if result.get("interpolated") else {}),
+            **(result.get("others") or {})}  # the fusion and the teacher (or compared runs) too
+    flat = {f"eval/{name}/{run}/{m}": v for run, metrics in runs.items() for m, v in metrics.items()}
     flat[f"eval/{name}/pairs_per_second"] = result["pairs_per_second"]
     for lg in loggers:
         lg.log_metrics(flat, step=step)

@@ -92,3 +92,6 @@ def test_train_reports_the_interpolated_run_with_the_weight_from_validation(tmp_
     assert set(metrics["others"]["teacher"]) == set(metrics["reranked"])
     teacher_lines = (out / "eval" / "data" / "run.teacher.trec").read_text().splitlines()
     assert len(teacher_lines) == 30 and "teacher" in (out / "eval" / "data" / "report.md").read_text()
+    header = (out / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    for run in ("reranked", "interpolated", "teacher"):  # the loggers get the fusion and the teacher too
+        assert f"eval/data/{run}/ndcg@10" in header, run
