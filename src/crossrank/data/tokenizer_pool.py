@@ -77,14 +77,20 @@ class TokenizerPool:
             return tokenize_packed(self.tokenizer, queries, passages, self.max_length)
 
     def close(self, wait: bool = True) -> None:
-        if self.executor is not None:
-            processes = list((getattr(self.executor, "_processes", None) or {}).values())
-            self.executor.shutdown(wait=wait, cancel_futures=True)
-            if not wait:
-                for process in processes:
-                    process.kill()  # stuck workers: nothing more to wait for
-            self.executor = None
-            self._folder.cleanup()
+        """Stop the workers; ``wait=False`` kills them (they did not answer). Then nothing may wait on them at
+        exit: the queue feeding them can be blocked on a pipe that no one reads any more, and joining its
+        thread hung the interpreter's exit (found in a test run)."""
+        if self.executor is None:
+            return
+        if not wait:
+            call_queue = getattr(self.executor, "_call_queue", None)
+            if call_queue is not None:
+                call_queue.cancel_join_thread()
+            for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+                process.kill()
+        self.executor.shutdown(wait=wait, cancel_futures=True)
+        self.executor = None
+        self._folder.cleanup()
 
 
 def shared_pool(tokenizer: Any, max_length: int, workers: int) -> TokenizerPool:
