@@ -39,18 +39,25 @@ def interpolate(reranked: Mapping[str, Mapping[str, float]], first: Mapping[str,
     return out
 
 
-def tune_alpha(rows: Iterable[tuple[str, str, float, float]], qrels: Mapping[str, Mapping[str, int]],
-               metric: str = "ndcg@10", relevance_level: int = 1,
-               grid: Sequence[float] = GRID) -> tuple[float, dict[float, float]]:
-    """The reranker weight with the best ``metric`` on validation rows ``(qid, pid, reranker, first stage)``
-    (ties: the larger weight), and the metric of every weight tried."""
+def _validation_runs(rows: Iterable[tuple[str, str, float, float]], qrels: Mapping[str, Mapping[str, int]],
+                     metric: str, relevance_level: int) -> tuple[RunDict, RunDict, dict, str]:
+    """The reranked and first-stage runs of validation rows ``(qid, pid, reranker, first stage)``, the
+    judgments of their queries, and ranx's name of ``metric`` at ``relevance_level``."""
     reranked: RunDict = {}
     first: RunDict = {}
     for qid, pid, score, first_score in rows:
         reranked.setdefault(qid, {})[pid] = float(score)
         first.setdefault(qid, {})[pid] = float(first_score)
-    name = metric_names(None, relevance_level, (metric,))[0]
     judged = {q: j for q, j in qrels.items() if q in reranked}
+    return reranked, first, judged, metric_names(None, relevance_level, (metric,))[0]
+
+
+def tune_alpha(rows: Iterable[tuple[str, str, float, float]], qrels: Mapping[str, Mapping[str, int]],
+               metric: str = "ndcg@10", relevance_level: int = 1,
+               grid: Sequence[float] = GRID) -> tuple[float, dict[float, float]]:
+    """The reranker weight with the best ``metric`` on validation rows ``(qid, pid, reranker, first stage)``
+    (ties: the larger weight), and the metric of every weight tried."""
+    reranked, first, judged, name = _validation_runs(rows, qrels, metric, relevance_level)
     table = {a: evaluate_run(judged, interpolate(reranked, first, a), [name])[0][name] for a in grid}
     best = max(table, key=lambda a: (table[a], a))
     return best, table
@@ -62,13 +69,7 @@ def tune_fusion(rows: Iterable[tuple[str, str, float, float]], teacher: Mapping[
     """The (reranker, teacher) weights with the best ``metric`` on validation rows ``(qid, pid, reranker,
     first stage)`` and the teacher's scores of those pairs (ties: more weight on the reranker, then on the
     teacher), and the metric of every pair of weights tried."""
-    reranked: RunDict = {}
-    first: RunDict = {}
-    for qid, pid, score, first_score in rows:
-        reranked.setdefault(qid, {})[pid] = float(score)
-        first.setdefault(qid, {})[pid] = float(first_score)
-    name = metric_names(None, relevance_level, (metric,))[0]
-    judged = {q: j for q, j in qrels.items() if q in reranked}
+    reranked, first, judged, name = _validation_runs(rows, qrels, metric, relevance_level)
     table = {w: evaluate_run(judged, interpolate(reranked, first, w[0], teacher, w[1]), [name])[0][name]
              for w in grid}
     best = max(table, key=lambda w: (table[w], w))
