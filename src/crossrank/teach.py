@@ -14,6 +14,7 @@ scoring by cosine similarity.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,9 +69,15 @@ def cross_encoder(path: str) -> Callable[[Sequence[str], Sequence[str]], list]:
 
 def load_teacher(teacher: str, what: str = "--teacher") -> tuple[Callable[[Sequence[str], Sequence[str]], list], str]:
     """A scorer of texts and its tag: ``bi-encoder[:PATH]`` (sentence-embedding cosine; the packaged
-    all-MiniLM-L6-v2 without PATH) or a cross-encoder folder or Hub id."""
+    all-MiniLM-L6-v2 without PATH) or a cross-encoder folder or Hub id. Loaded once per process: train.py
+    scores the validation pairs and then the evaluation set's with the same teacher."""
     if not teacher:
         raise ConfigError(f"{what}: empty (bi-encoder[:PATH] or a cross-encoder folder)")
+    return _load_teacher(teacher)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_teacher(teacher: str) -> tuple[Callable[[Sequence[str], Sequence[str]], list], str]:
     if teacher == "bi-encoder" or teacher.startswith("bi-encoder:"):
         return bi_encoder(teacher.partition(":")[2] or None), "bi-encoder"
     return cross_encoder(teacher), Path(teacher).name or "teacher"
