@@ -13,9 +13,35 @@ ROOT = Path(__file__).resolve().parents[1]
 IRDATA = ROOT.parent / "shared" / "irdata"
 
 
+#: Test files that share the session's ``multirun`` fixture: one xdist worker runs them all, so it is built once.
+MULTIRUN_FILES = {"test_compare.py", "test_loggers.py", "test_notebooks.py", "test_record.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n``, ``--dist loadgroup``), a file's tests stay on one worker (its module fixtures
+    are built once) and the files that use ``multirun`` share one."""
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("multirun" if name in MULTIRUN_FILES else str(item.path)))
+
+
+def _share_cores() -> None:
+    """Each xdist worker (and the trainings it starts) gets its share of the cores, not all of them: two
+    workers each running a 2-thread model on 2 cores spend their time waiting on each other."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _offline_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     cache = tmp_path_factory.mktemp("crossrank-cache")
+    _share_cores()
+    os.environ["PROJECT_ROOT"] = str(tmp_path_factory.mktemp("project"))  # Hydra's default run dirs: not the repo
     os.environ["CROSSRANK_CACHE"] = str(cache)
     os.environ["WANDB_MODE"] = "offline"
     os.environ["WANDB_DIR"] = str(cache)
