@@ -46,6 +46,22 @@ def test_listnet_by_hand() -> None:
     assert got.item() == pytest.approx(want, abs=1e-6)
 
 
+def test_lce_by_hand() -> None:
+    import math
+
+    from crossrank.errors import CrossrankError
+    from crossrank.losses import LCELoss
+
+    lse = math.log(math.exp(2) + math.exp(1) + 1)
+    # group 1: the positive is item 1 (-log softmax = lse - 1); group 2: two positives share the target
+    logits = torch.tensor([[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+    labels = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+    want = ((lse - 1.0) + ((lse - 2.0) + (lse - 0.0)) / 2) / 2
+    assert LCELoss()(logits, labels).item() == pytest.approx(want, abs=1e-6)
+    with pytest.raises(CrossrankError, match="no positive label"):
+        LCELoss()(logits, torch.zeros_like(labels))
+
+
 def test_lambdaloss_by_hand() -> None:
     import math
 

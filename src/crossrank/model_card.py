@@ -61,7 +61,8 @@ def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model
 def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, loss_params: Mapping[str, Any],
            hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
            evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
-           base_model_note: str | None = None, model_name: str = "crossrank cross-encoder") -> str:
+           base_model_note: str | None = None, model_name: str = "crossrank cross-encoder",
+           head: str = "classifier") -> str:
     """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results.
 
     ``base_model`` goes into the Hub metadata only when it is a Hub id; ``base_model_note`` says in prose
@@ -77,9 +78,14 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         "",
         f"# Cross-encoder reranker fine-tuned from {base_model}",
         "",
-        "Trained with crossrank (PyTorch Lightning + Hydra). The folder is a plain "
-        "Hugging Face sequence classifier with one output logit; it loads in `transformers` and in "
-        "sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation).",
+        "Trained with crossrank (PyTorch Lightning + Hydra). " + (
+            "The folder is a plain Hugging Face sequence classifier with one output logit; it loads in `transformers` "
+            "and in sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation)."
+            if head == "classifier" else
+            "The folder is the encoder with crossrank's segment-cosine head (`crossrank_head` in `config.json`: "
+            "the logit is a scaled cosine between the query's and the passage's mean token states of one joint "
+            "encoding). Load it with crossrank; `transformers` and sentence-transformers' `CrossEncoder` would "
+            "put a new, random classifier on top."),
         "",
         "## Model Details",
         f"- **Base model:** {shown}" + (f". {base_model_note}" if base_model_note else ""),

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from crossrank.data.collate import PackedPairs, length_sorted, pad_packed, tokenize_packed
 from crossrank.errors import ConfigError, CrossrankError
 from crossrank.hub import check_model_path, load_failure, looks_local
+from crossrank.segment_cosine import HEADS, SegmentCosineModel, head_of
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class CrossEncoderScorer(nn.Module):
                         revision: str | None = None, dropout: float | None = None,
                         label: str | None = None, what: str = "model.name_or_path",
                         backend: str = "torch", attn_implementation: str | None = "sdpa",
-                        compile: bool = False, cudnn_attention: bool = False) -> CrossEncoderScorer:
+                        compile: bool = False, cudnn_attention: bool = False, head: str = "classifier",
+                        head_scale: float = 20.0) -> CrossEncoderScorer:
         """Load a folder or hub id.
 
         ``num_labels=1`` adds a fresh head to a bare encoder (training); ``None`` keeps the checkpoint's
@@ -97,6 +99,9 @@ class CrossEncoderScorer(nn.Module):
         ``cudnn_attention``: on a GPU, let SDPA use cuDNN's attention kernel (PyTorch prefers it on an H100). It
         builds a plan for every new batch shape, hundreds of times a second with length-sorted or length-grouped
         batches, so it is off by default (FlashAttention / memory-efficient kernels run instead).
+        ``head``: the new head of a training run, ``classifier`` (the library's sequence classifier on ``[CLS]``) or
+        ``segment_cosine`` (:mod:`crossrank.segment_cosine`, logit ``head_scale * cosine``, no new weights). A
+        folder saved with a segment-cosine head is loaded with it, whatever ``head`` says.
         """
         from crossrank.backends import BACKENDS
 
@@ -108,11 +113,17 @@ class CrossEncoderScorer(nn.Module):
         if looks_local(name_or_path):
             name_or_path = str(Path(name_or_path).expanduser())
         length_key = what.removesuffix("name_or_path") + "max_length"
+        if head not in HEADS:
+            raise ConfigError(f"{what.removesuffix('name_or_path')}head: unknown head {head!r} "
+                              f"(known: {', '.join(HEADS)})")
         try:
             config = AutoConfig.from_pretrained(name_or_path, revision=revision)
-            if num_labels is None:
+            saved_head = head_of(config)
+            if saved_head is not None:
+                head, head_scale = saved_head["type"], float(saved_head["scale"])
+            elif num_labels is None:
                 check_reranker_head(config, name_or_path, what)
-            else:
+            if num_labels is not None:
                 config.num_labels = num_labels
             if dropout is not None and hasattr(config, "hidden_dropout_prob"):
                 config.hidden_dropout_prob = dropout
@@ -120,12 +131,19 @@ class CrossEncoderScorer(nn.Module):
             if max_length is not None and positions and max_length > positions:
                 raise ConfigError(f"{length_key}: {max_length} is more than {name_or_path} can read "
                                   f"({positions} positions)")
-            model = AutoModelForSequenceClassification.from_pretrained(
-                name_or_path, config=config, revision=revision,
-                **({"attn_implementation": attn_implementation} if attn_implementation else {}))
+            kernel = {"attn_implementation": attn_implementation} if attn_implementation else {}
+            if head == "segment_cosine":
+                model = SegmentCosineModel(AutoModel.from_pretrained(name_or_path, config=config, revision=revision,
+                                                                     **kernel), scale=head_scale)
+            else:
+                model = AutoModelForSequenceClassification.from_pretrained(name_or_path, config=config,
+                                                                           revision=revision, **kernel)
             tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
         except OSError as e:
             raise ConfigError(load_failure(name_or_path, e, what)) from None
+        if head == "segment_cosine" and "token_type_ids" not in tokenizer.model_input_names:
+            raise ConfigError(f"{what.removesuffix('name_or_path')}head: segment_cosine needs a tokenizer that marks "
+                              f"the passage with token_type_ids; {name_or_path}'s does not")
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
         scorer.inference_backend = backend
@@ -203,12 +221,16 @@ class CrossEncoderScorer(nn.Module):
 
     def save_pretrained(self, path: str | Path) -> None:
         """A Hugging Face folder (safetensors, config, tokenizer) that transformers and
-        sentence-transformers' CrossEncoder both load, with identical scores."""
+        sentence-transformers' CrossEncoder both load, with identical scores; with a segment-cosine head, the
+        encoder's folder that crossrank loads (see :mod:`crossrank.segment_cosine`)."""
         path = Path(path)
-        self.model.config.sentence_transformers = dict(ST_CONFIG)
+        plain = head_of(self.model.config) is None
+        if plain:
+            self.model.config.sentence_transformers = dict(ST_CONFIG)
         self.model.save_pretrained(path, safe_serialization=True)
         self.tokenizer.model_max_length = self.max_length
         self.tokenizer.save_pretrained(path)
-        config = json.loads((path / "config.json").read_text())
-        config["sentence_transformers"] = dict(ST_CONFIG)
-        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if plain:
+            config = json.loads((path / "config.json").read_text())
+            config["sentence_transformers"] = dict(ST_CONFIG)
+            (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

@@ -5,8 +5,9 @@
 from crossrank.losses.bce import BCELoss
 from crossrank.losses.kl_div import KLDivLoss
 from crossrank.losses.lambdaloss import LambdaLoss
+from crossrank.losses.lce import LCELoss
 from crossrank.losses.listnet import ListNetLoss
 from crossrank.losses.margin_mse import MarginMSELoss
 from crossrank.losses.ranknet import RankNetLoss
 
-__all__ = ["BCELoss", "KLDivLoss", "LambdaLoss", "ListNetLoss", "MarginMSELoss", "RankNetLoss"]
+__all__ = ["BCELoss", "KLDivLoss", "LambdaLoss", "LCELoss", "ListNetLoss", "MarginMSELoss", "RankNetLoss"]
