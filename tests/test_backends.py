@@ -51,7 +51,8 @@ def test_the_original_scorer_is_left_in_fp32(tiny_model_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trained_on_dl19(tmp_path_factory) -> Path:
-    """local_cpu's MiniLM fine-tuned for 100 steps (64 tokens) on DL19's judged pairs: a ranker good enough
+    """local_cpu's MiniLM with a [CLS] classifier and BCE (the head every backend must carry: the segment-cosine head
+    is checked in test_segment_cosine) fine-tuned for 100 steps (64 tokens) on DL19's judged pairs: a ranker good enough
     (nDCG@10 0.52 on BM25's top 30) that score noise would show."""
     from crossrank.training import train
 
@@ -59,6 +60,7 @@ def trained_on_dl19(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dl19")
     train(compose_cfg("train", ["+experiment=local_cpu", f"data.path={data}", "data.pairs.min_relevance=2",
                                 "eval=none", "model.max_length=64", "trainer.max_steps=100", "data.pairs.val_queries=0",
+                                "model.head=classifier", "loss=bce", "data.group_size=null", "optimizer.lr=1e-4",
                                 "logger=csv",
                                 "progress=false", f"data.cache_dir={out / 'cache'}"], out))
     return out / "model"

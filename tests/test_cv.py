@@ -35,6 +35,7 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     cfg = compose_cfg("train", ["+experiment=local_cpu_cv", "model=tiny", f"data.path={data}", "cv.folds=3",
                                 "eval.relevance_level=2", "data.pairs.min_relevance=2", "data.pairs.val_queries=1",
                                 "eval.interpolate=val", "data.pairs.negatives_per_query=3", "data.batch_size=4",
+                                "data.group_size=2",
                                 "trainer.max_steps=4", "progress=false", "logger=csv",
                                 f"eval.teacher={tiny_model_dir}"], out)  # a fast stand-in for the bi-encoder
     result = train(cfg)

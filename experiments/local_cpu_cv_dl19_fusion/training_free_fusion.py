@@ -1,10 +1,10 @@
 """The training-free baseline of this record under the same folds: BM25 fused with the bi-encoder teacher alone,
 the teacher's weight tuned (0 to 1 by 0.05) on the other folds' queries, which need no training and so all tune.
 
-    python experiments/local_cpu_cv_dl19_fusion/training_free_fusion.py [DL19_DIR]
+    python experiments/local_cpu_cv_dl19_fusion/training_free_fusion.py [DL19_DIR] [RECORD_DIR]
 
-Reads this record's run.teacher.trec files (the teacher's scores of every held-out query's BM25 top 100) and
-DL19's run.tsv and qrels (default ../shared/irdata/trec-dl-2019-passage).
+Reads a CV record's run.teacher.trec files (default: this record's; the teacher's scores of every held-out
+query's BM25 top 100) and DL19's run.tsv and qrels (default ../shared/irdata/trec-dl-2019-passage).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     data = Path(sys.argv[1] if len(sys.argv) > 1 else HERE.parents[1] / ".." / "shared" / "irdata"
                 / "trec-dl-2019-passage").resolve()
+    record = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else HERE
     source = load_source(kind="local", path=str(data))
     qrels = source.qrels()
     teacher: dict[str, dict[str, float]] = {}
     for k in range(5):
-        for qid, pid, score in read_trec_run(HERE / f"fold{k}" / "eval" / f"fold{k}" / "run.teacher.trec"):
+        for qid, pid, score in read_trec_run(record / f"fold{k}" / "eval" / f"fold{k}" / "run.teacher.trec"):
             teacher.setdefault(qid, {})[pid] = score
     first: dict[str, dict[str, float]] = {}
     for qid, pid, score in source.iter_run():
