@@ -105,16 +105,17 @@ class CrossEncoderScorer(nn.Module):
         """
         from crossrank.backends import BACKENDS
 
+        key = what.removesuffix("name_or_path")  # e.g. "model.": the prefix of the keys named in errors
         if backend not in BACKENDS:
-            raise ConfigError(f"{what.removesuffix('name_or_path')}backend: unknown backend {backend!r} "
+            raise ConfigError(f"{key}backend: unknown backend {backend!r} "
                               f"(known: {', '.join(BACKENDS)})")
         name_or_path = str(name_or_path)
         check_model_path(name_or_path, what)
         if looks_local(name_or_path):
             name_or_path = str(Path(name_or_path).expanduser())
-        length_key = what.removesuffix("name_or_path") + "max_length"
+        length_key = key + "max_length"
         if head not in HEADS:
-            raise ConfigError(f"{what.removesuffix('name_or_path')}head: unknown head {head!r} "
+            raise ConfigError(f"{key}head: unknown head {head!r} "
                               f"(known: {', '.join(HEADS)})")
         try:
             config = AutoConfig.from_pretrained(name_or_path, revision=revision)
@@ -142,7 +143,7 @@ class CrossEncoderScorer(nn.Module):
         except OSError as e:
             raise ConfigError(load_failure(name_or_path, e, what)) from None
         if head == "segment_cosine" and "token_type_ids" not in tokenizer.model_input_names:
-            raise ConfigError(f"{what.removesuffix('name_or_path')}head: segment_cosine needs a tokenizer that marks "
+            raise ConfigError(f"{key}head: segment_cosine needs a tokenizer that marks "
                               f"the passage with token_type_ids; {name_or_path}'s does not")
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
@@ -157,6 +158,11 @@ class CrossEncoderScorer(nn.Module):
             return self.model(**encoding).logits.squeeze(-1)
         with sdpa_kernel(_SDPA_WITHOUT_CUDNN):
             return self.model(**encoding).logits.squeeze(-1)
+
+    @property
+    def head(self) -> str:
+        """``classifier`` or ``segment_cosine`` (:data:`crossrank.segment_cosine.HEADS`), read off the model."""
+        return (head_of(self.model.config) or {}).get("type", "classifier")
 
     @property
     def device(self) -> torch.device:
@@ -224,7 +230,7 @@ class CrossEncoderScorer(nn.Module):
         sentence-transformers' CrossEncoder both load, with identical scores; with a segment-cosine head, the
         encoder's folder that crossrank loads (see :mod:`crossrank.segment_cosine`)."""
         path = Path(path)
-        plain = head_of(self.model.config) is None
+        plain = self.head == "classifier"
         if plain:
             self.model.config.sentence_transformers = dict(ST_CONFIG)
         self.model.save_pretrained(path, safe_serialization=True)

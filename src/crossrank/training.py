@@ -26,7 +26,6 @@ from crossrank.loggers import WandbLogger, wandb_line
 from crossrank.model_card import render
 from crossrank.module import CrossEncoderModule
 from crossrank.scorer import CrossEncoderScorer
-from crossrank.segment_cosine import head_of
 from crossrank.tracking import log_evaluation
 
 log = logging.getLogger(__name__)
@@ -222,7 +221,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                           if hasattr(module.loss, "citation_params") else {}, hyperparameters(cfg), HF_DEFAULTS,
                           module.loss_history, results, scorer.max_length,
                           base_model_note=origin_note(str(cfg.model.name_or_path)),
-                          head=(head_of(scorer.model.config) or {}).get("type", "classifier"))
+                          head=scorer.head)
             model_dir = export_model(scorer, out / "model", card)
             print(f"\nexported the model to {model_dir}")
         value = objective(cfg, module, results)
