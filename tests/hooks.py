@@ -13,15 +13,24 @@ from crossrank.losses import BCELoss
 
 
 class SignalAt(L.Callback):
-    """Sends ``signal`` (KILL, TERM...) to this process once ``global_step`` reaches ``step``."""
+    """Sends ``signal`` (KILL, TERM...) to this process once ``global_step`` reaches ``step``: at the end of that
+    training batch, or (``during="validation"``) in the middle of the validation that follows it."""
 
-    def __init__(self, step: int, signal: str = "KILL") -> None:
+    def __init__(self, step: int, signal: str = "KILL", during: str = "training") -> None:
         self.step = step
         self.signal = signal
+        self.during = during
+
+    def _send(self) -> None:
+        os.kill(os.getpid(), getattr(signal, f"SIG{self.signal}"))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), getattr(signal, f"SIG{self.signal}"))
+        if self.during == "training" and trainer.global_step == self.step:
+            self._send()
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if self.during == "validation" and trainer.global_step == self.step and not trainer.sanity_checking:
+            self._send()
 
 
 class NaNAt(BCELoss):
@@ -36,25 +45,6 @@ class NaNAt(BCELoss):
         loss = super().forward(logits, labels)
         self.calls += 1
         return loss * float("nan") if self.calls - 1 == self.at else loss
-
-
-class RecordBatches(L.Callback):
-    """Appends ``step first-pid`` of every training batch to ``path`` (debugging data order)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        with open(self.path, "a") as f:
-            f.write(f"{trainer.global_step} {batch_idx} {batch['pid'][0]} {float(torch.rand(1)):.6f}\n")
-
-
-class PrintLoader(L.Callback):
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        dl = trainer.fit_loop._combined_loader.flattened[0]
-        it = dl._iterator
-        print("DEBUGB", trainer.global_step, batch_idx, batch["pid"][0], getattr(it, "_num_yielded", None),
-              id(it), flush=True)
 
 
 class RecordPairs(L.Callback):

@@ -64,6 +64,20 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     assert (rec / "cv" / "metrics.json").is_file() and (rec / "fold2" / "run.json").is_file()
     assert "| mean |" in (rec / "README.md").read_text() and (rec / "fold0" / "eval" / "fold0" / "run.trec").is_file()
     assert (rec / "fold0" / "eval" / "fold0" / "run.teacher.trec").is_file()  # every run file, the teacher's too
+    assert (rec / "fold1" / "config.yaml").read_text().count("exclude_queries") == 1  # each fold's own config
+    # a cross-validation (run dir or record) compares as one run on its pooled held-out queries, every ranking
+    # it made shown and labelled
+    from crossrank.compare import compare
+
+    table = compare([str(out), str(rec)], ["ndcg@10"])[0]
+    assert table["set"] == "data"
+    scores = table["report"].to_dict()
+    assert table["report"].model_names == ["first_stage", "out [reranked]", "out [fused]", "out [teacher]",
+                                           "cv_test [reranked]", "cv_test [fused]", "cv_test [teacher]"]
+    assert scores["cv_test [fused]"]["scores"]["ndcg@10"] == pytest.approx(
+        metrics["pooled"]["interpolated"]["ndcg@10"], abs=1e-4)
+    assert scores["out [reranked]"]["scores"]["ndcg@10"] == pytest.approx(
+        metrics["pooled"]["reranked"]["ndcg@10"], abs=1e-4)
 
 
 def test_cv_needs_the_same_folder(tmp_path: Path) -> None:

@@ -83,3 +83,15 @@ def test_an_optimized_metric_that_is_not_logged_fails_early(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match=r"optimized_metric: 'val/ndgc@10' is not logged by this run \(it logs val/"):
         check_train(cfg)
     check_train(compose_cfg("train", [*TINY, "optimized_metric=eval/synthetic-test/reranked/ndcg@10"], tmp_path))
+
+
+def test_a_trial_shorter_than_the_validation_interval_still_has_an_objective(tmp_path: Path) -> None:
+    """max_steps below val_check_interval: the run validates once at its end, so the sweep's objective (the
+    best validation) has a value instead of failing after the whole trial."""
+    from crossrank.cli import run
+
+    cfg = compose_cfg("train", [*TINY, "optimized_metric=val/ndcg@10", "trainer.max_steps=5",
+                                "trainer.val_check_interval=30", "eval=none", "export=false"], tmp_path)
+    value = run("train", cfg)
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["objective"] == {"metric": "val/ndcg@10", "value": value} and 0.0 <= value <= 1.0

@@ -106,3 +106,23 @@ def test_kl_div_by_hand() -> None:
     want = sum(t * math.log(t / q) for t, q in zip(p_t, p_s))
     got = KLDivLoss(temperature=0.5)(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), torch.tensor([[0.0, 1.0]]))
     assert got.item() == pytest.approx(want, abs=1e-6)
+
+
+def test_every_loss_config_class_and_registry_row_agree() -> None:
+    """conf/loss/<name>.yaml, the class it names and the registry row that says what its batches need."""
+    from pathlib import Path
+
+    import yaml
+
+    import crossrank.losses
+    from crossrank.losses.registry import LOSSES, loss_info
+
+    configs = {p.stem: yaml.safe_load(p.read_text())["_target_"]
+               for p in (Path(__file__).resolve().parents[1] / "conf" / "loss").glob("*.yaml")}
+    assert sorted(configs) == sorted(info.name for info in LOSSES.values())
+    for name, target in configs.items():
+        info = loss_info(target)
+        assert info is not None and info.name == name
+        cls = getattr(crossrank.losses, info.cls)
+        assert loss_info(cls) is info and target.rsplit(".", 1)[-1] == cls.__name__
+    assert sorted(crossrank.losses.__all__) == sorted(LOSSES)

@@ -43,3 +43,17 @@ def test_evaluation_results_are_hub_model_index() -> None:
         ("trec-dl-2019", "ndcg_at_10", 0.6123, "text-ranking")]  # a missing value is left out, not NaN
     assert card.data.base_model == PACKAGED_MINILM_HUB_ID
     assert "| reranked | 0.6123 | - |" in card.text
+
+
+def test_each_head_names_what_loads_it() -> None:
+    """A classifier export loads in sentence-transformers and transformers; a segment-cosine export only in
+    crossrank, and its card must not send anyone to CrossEncoder."""
+    from huggingface_hub import ModelCard
+
+    plain = render(PACKAGED_MINILM_HUB_ID, DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [], head="classifier")
+    assert ModelCard(plain).data.library_name == "sentence-transformers"
+    assert "CrossEncoder('path/to/this/folder')" in plain and "from crossrank import Reranker" in plain
+    segment = render(PACKAGED_MINILM_HUB_ID, DATASET, "LCELoss", {}, {}, {}, [], head="segment_cosine")
+    assert ModelCard(segment).data.library_name is None
+    assert "CrossEncoder(" not in segment and "from crossrank import Reranker" in segment
+    assert "Only crossrank loads this head" in segment

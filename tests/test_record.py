@@ -55,6 +55,6 @@ def test_existing_record_and_failure_midway(multirun: Path, tmp_path: Path, monk
         raise OSError("disk full")
 
     monkeypatch.setattr("crossrank.curves.save_curves", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(CrossrankError, match=r"/s: cannot write \(disk full\)"):
         record_mod.record(multirun / "1", name="s", into=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # nothing half-written

@@ -27,11 +27,21 @@ def train_py(out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def checkpoint_step(out: Path) -> int:
-    return torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    from crossrank.checkpoints import load_checkpoint
+
+    return load_checkpoint(out / "checkpoints" / "last.ckpt")["global_step"]
+
+
+def validations(out: Path) -> list[tuple[int, float]]:
+    """(step, val/ndcg@10) of every validation in the CSV log."""
+    import pandas as pd
+
+    rows = pd.read_csv(out / "csv" / "metrics.csv").dropna(subset=["val/ndcg@10"])
+    return list(zip(rows["step"].tolist(), rows["val/ndcg@10"].tolist()))
 
 
 def assert_same_run(a: Path, b: Path) -> None:
-    """Same metrics, same exported weights (bit for bit), same training-loss log."""
+    """Same metrics, same exported weights (bit for bit), same training-loss log, same validations."""
     ma = json.loads(next(a.glob("eval/*/metrics.json")).read_text())
     mb = json.loads(next(b.glob("eval/*/metrics.json")).read_text())
     assert ma["reranked"] == mb["reranked"] and ma["first_stage"] == mb["first_stage"]
@@ -40,6 +50,7 @@ def assert_same_run(a: Path, b: Path) -> None:
     log_a = (a / "model" / "README.md").read_text().split("### Training Logs")[1].split("##")[0]
     log_b = (b / "model" / "README.md").read_text().split("### Training Logs")[1].split("##")[0]
     assert log_a == log_b
+    assert validations(a) == validations(b) and validations(a)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +83,23 @@ def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: P
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "finished" and len(info["resumes"]) == 1 and "ckpt_path=last" in info["resumes"][0][
         "command"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("during", ["training", "validation"])
+def test_a_kill_at_a_validation_step_then_resume_is_exact(during: str, uninterrupted: Path, tmp_path: Path) -> None:
+    """The quickstart validates every 30 steps. Killed just after step 30's validation, the run resumes from a
+    checkpoint taken after that validation (not before it, which would skip it and continue from another random
+    state); killed in the middle of step 60's validation, it resumes from step 50 and validates at 60."""
+    out = tmp_path / during
+    step = 31 if during == "training" else 60
+    proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", f"+callbacks.kill.step={step}",
+                    f"+callbacks.kill.during={during}")
+    assert proc.returncode == -9
+    assert checkpoint_step(out) == (30 if during == "training" else 50)
+    proc = train_py(out, "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_same_run(uninterrupted, out)
 
 
 @pytest.mark.slow
@@ -129,7 +157,7 @@ for fn in (lambda: write_json({str(tmp_path / 'm.json')!r}, {{"x": "y" * 100000}
     assert len(lines) == 2 and all(line.startswith("error: ") and "cannot write" in line for line in lines), proc
     assert "File too large" in lines[0]
     assert json.loads((tmp_path / "m.json").read_text()) == {"ok": 1}
-    assert torch.load(tmp_path / "last.ckpt", weights_only=False) == {"w": [0] * 10}
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True) == {"w": [0] * 10}
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -151,3 +179,75 @@ def test_an_export_killed_midway_leaves_no_model(tiny_model_dir: Path, tmp_path:
     # the complete earlier export is untouched; the half-written one is not where a model is looked for
     assert (tmp_path / "model" / "model.safetensors").read_bytes() == before
     assert (tmp_path / "model" / "tokenizer.json").is_file()
+
+
+class _RunsCode:
+    """Unpickling this calls Path.touch: what a hostile checkpoint could do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    from crossrank.errors import CrossrankError
+    from crossrank.training import train
+
+    marker = tmp_path / "code-ran"
+    hostile = tmp_path / "hostile.ckpt"
+    torch.save({"global_step": 3, "state_dict": {}, "payload": _RunsCode(marker)}, hostile)
+    cfg = compose_cfg("train", [*TINY, f"ckpt_path={hostile}", "eval=none"], tmp_path / "out")
+    with pytest.raises(CrossrankError, match=r"hostile.ckpt: not loaded: it holds more than weights"):
+        train(cfg)
+    assert not marker.exists()
+
+
+def test_an_export_over_an_earlier_one_always_leaves_a_complete_model(tiny_model_dir: Path, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """Replacing an exported model: a process killed while the old copy is being deleted still leaves a complete
+    model at OUT/model (the new one): there is no moment with no model there."""
+    import shutil
+
+    from crossrank.export import export_model
+    from crossrank.scorer import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
+    export_model(scorer, tmp_path / "model", card="old")
+    real = shutil.rmtree
+
+    def killed_after_deleting(path, *args, **kwargs):
+        held_a_model = (Path(path) / "config.json").is_file()
+        real(path, *args, **kwargs)
+        if held_a_model:
+            raise KeyboardInterrupt(f"killed after deleting {path}")
+
+    monkeypatch.setattr(shutil, "rmtree", killed_after_deleting)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(scorer, tmp_path / "model", card="new")
+    monkeypatch.setattr(shutil, "rmtree", real)
+    files = {p.name for p in (tmp_path / "model").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= files
+    assert (tmp_path / "model" / "README.md").read_text() == "new"
+
+
+def test_outputs_are_written_through_the_one_atomic_helper() -> None:
+    """No module renames a temporary output into place by hand: crossrank.files.atomic_path does it (and closes
+    the window in which a replaced folder is missing)."""
+    import ast
+
+    src = ROOT / "src" / "crossrank"
+    found = []
+    for path in src.rglob("*.py"):
+        if path.name == "files.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
+                    node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in (
+                    ("os", "replace"), ("os", "rename"), ("shutil", "move")):
+                found.append(f"{path.relative_to(src)}:{node.lineno}")
+            if isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.Constant) and str(v.value).endswith(
+                    (".tmp", ".partial")) for v in node.values):
+                found.append(f"{path.relative_to(src)}:{node.lineno}")
+    assert not found, found

@@ -71,6 +71,10 @@ def test_grouped_loss_errors_name_the_key(data: Path, tmp_path: Path) -> None:
         check("loss=ranknet", "data.group_size=3")
     with pytest.raises(ConfigError, match=r"^data.teacher_run: .*nope.run does not exist"):
         check("loss=kl_div", "data.group_size=4", f"data.teacher_run={tmp_path / 'nope.run'}")
+    with pytest.raises(ConfigError, match=r"^loss: LCELoss compares pairs within query groups; set data.group_size"):
+        check("loss=lce")
+    with pytest.raises(ConfigError, match=r"^data.length_grouped: does not apply to query groups"):
+        check("loss=lce", "data.group_size=4", "data.length_grouped=true")
     with pytest.raises(ConfigError, match=r"^loss: ListNetLoss compares pairs within query groups"):
         train(compose_cfg("train", overrides(data, "loss=listnet"), tmp_path / "a"))
 
@@ -85,3 +89,45 @@ def test_teacher_run_must_cover_the_training_pairs(data: Path, tmp_path: Path) -
     out = tmp_path / "copied.run"
     assert teach_main(["--data", str(data), "--teacher", f"run:{partial}", "--out", str(out)]) == 0
     assert out.read_text().split() == ["q0", "Q0", "p0_0", "1", "0.900000", "teach-partial"]
+
+
+def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir: Path, data: Path,
+                                                                 tmp_path: Path) -> None:
+    """eval.teacher works on any source (here a locally registered ir_datasets set, as trec_dl_2019 is read),
+    fetching only the passages it scores, and gives the same teacher run as the same folder read locally."""
+    from data.test_sources import register_local_ir_dataset
+
+    from crossrank.evaluation.spec import EvalSet
+    from crossrank.evaluation.stage import evaluate_set
+    from crossrank.scorer import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
+    dataset_id = register_local_ir_dataset("crossrank-test/teacher-eval", data)
+    common = {"depth": 3, "relevance_level": 2, "teacher": "bi-encoder", "teacher_weight": 0.5, "interpolate": 0.2}
+    ird = evaluate_set(scorer, EvalSet(name="ird", kind="ir_datasets", dataset_id=dataset_id, **common),
+                       tmp_path, progress=False)
+    local = evaluate_set(scorer, EvalSet(name="loc", path=str(data), **common), tmp_path, progress=False)
+    assert ird["others"]["teacher"] == pytest.approx(local["others"]["teacher"])
+    teacher_lines = (tmp_path / "eval" / "ird" / "run.teacher.trec").read_text().splitlines()
+    assert len(teacher_lines) == ird["n_pairs"] == 18
+
+
+def test_bi_encoder_encodes_each_distinct_text_once(monkeypatch) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from crossrank.teach import bi_encoder
+
+    encoded: list[int] = []
+    real = SentenceTransformer.encode
+
+    def counting(self, sentences, *args, **kwargs):
+        encoded.append(len(sentences))
+        return real(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", counting)
+    score = bi_encoder()
+    queries = ["solar power", "solar power", "coffee", "coffee"] * 5
+    passages = ["panels turn light into power", "beans are roasted"] * 10
+    scores = score(queries, passages)
+    assert encoded == [2, 2]  # 2 distinct queries, 2 distinct passages: not 20 of each
+    assert scores[0] > scores[1] and scores[3] > scores[2]  # each query prefers its own passage

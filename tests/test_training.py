@@ -79,6 +79,20 @@ def test_export_and_card(trained: tuple[Path, dict]) -> None:
     assert {(r.dataset_name, r.metric_type) for r in results} >= {("data", "ndcg_at_10"), ("data", "mrr_at_10")}
 
 
+def test_reports_name_the_exported_model_and_its_digest(trained: tuple[Path, dict]) -> None:
+    """metrics.json and report.md name the folder that loads the scored model again (OUT/model, not the run
+    folder), with the digest of the weights that folder holds."""
+    from crossrank import Reranker
+    from crossrank.digest import weights_digest
+
+    out, results = trained
+    result = results["data"]
+    assert result["model"] == str(out / "model")
+    assert result["model_digest"] == weights_digest(Reranker(str(out / "model"), device="cpu").scorer.model)
+    assert f"Model `{out / 'model'}`, weights digest `{result['model_digest']}`" in (
+        out / "eval" / "data" / "report.md").read_text()
+
+
 def test_resume_from_last_checkpoint(trained: tuple[Path, dict], tmp_path: Path) -> None:
     from conftest import write_irdata
 

@@ -13,7 +13,6 @@ batching and the length sort are the same for all; only the forward pass differs
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -22,7 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from crossrank.digest import weights_digest
 from crossrank.errors import ConfigError
+from crossrank.files import atomic_path
 from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
@@ -74,16 +75,6 @@ def default_batch_size(scorer: CrossEncoderScorer) -> int:
     return 32 if getattr(scorer, "backend", "torch") == "torch-bf16" else 16
 
 
-def _fingerprint(scorer: CrossEncoderScorer) -> str:
-    """A hash of the weights (so an ONNX file is never reused for other weights)."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(scorer.model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().float().numpy().tobytes()[:4096])
-        h.update(str(tuple(tensor.shape)).encode())
-    return h.hexdigest()[:16]
-
-
 class OnnxScorer(CrossEncoderScorer):
     """A scorer whose forward pass runs in ONNX Runtime (CPU)."""
 
@@ -96,16 +87,15 @@ class OnnxScorer(CrossEncoderScorer):
             import onnxruntime as ort
         except ImportError:
             raise ConfigError("model.backend: onnx needs ONNX Runtime: pip install -e \".[onnx]\"") from None
-        cache = Path(cache_dir or os.environ.get("CROSSRANK_CACHE", Path.home() / ".cache" / "crossrank")) / "onnx"
-        path = cache / _fingerprint(scorer) / ("model-int8.onnx" if quantize else "model.onnx")
+        cache = Path(cache_dir or os.environ.get("CROSSRANK_CACHE") or Path.home() / ".cache" / "crossrank") / "onnx"
+        path = cache / weights_digest(scorer.model) / ("model-int8.onnx" if quantize else "model.onnx")
         if not path.is_file():
             export_onnx(scorer, path.with_name("model.onnx"))
             if quantize:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                tmp = path.with_name(f".{path.name}.tmp")
-                quantize_dynamic(str(path.with_name("model.onnx")), str(tmp), weight_type=QuantType.QInt8)
-                tmp.replace(path)
+                with atomic_path(path) as tmp:
+                    quantize_dynamic(str(path.with_name("model.onnx")), str(tmp), weight_type=QuantType.QInt8)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = torch.get_num_threads()
@@ -126,10 +116,8 @@ def export_onnx(scorer: CrossEncoderScorer, path: Path) -> Path:
     model = scorer.model.eval()
     enc = scorer.tokenizer(["a query"] * 2, ["a passage to score"] * 2, padding=True, return_tensors="pt")
     names = [k for k in INPUTS if k in enc]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with torch.inference_mode(False), torch.no_grad():
+    with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(model, (), str(tmp), kwargs={k: enc[k] for k in names}, input_names=names,
                           output_names=["logits"], opset_version=17, dynamo=False,
                           dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names}, "logits": {0: "batch"}})
-    tmp.replace(path)
     return path

@@ -4,7 +4,6 @@ outside), the best weights only when a metric is monitored, atomic writes, and `
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from crossrank.errors import ConfigError, CrossrankError
+from crossrank.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,37 @@ def best_checkpoint(dirpath: str, monitor: str | None = None, mode: str = "max",
         return None
     return ModelCheckpoint(dirpath=dirpath, filename=filename, monitor=monitor, mode=mode, save_top_k=1,
                            save_last=False, save_weights_only=True, auto_insert_metric_name=False)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` every ``every_n_train_steps`` steps (and at epoch ends), taken *after* the validation that
+    follows its step when one does. Lightning's step checkpoint is taken before that validation, and a run
+    resumed from it skips the validation: it misses that row, and the random state it continues with is not the
+    one the uninterrupted run had after validating (the validation loader draws a seed from it), so every later
+    dropout mask differs. Saved after the validation, the checkpoint holds the state the uninterrupted run
+    continues from, and Lightning does not validate that step again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after_validation = False
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
+        loop = trainer.fit_loop.epoch_loop
+        if due and not self._should_skip_saving_checkpoint(trainer) and loop._should_check_val_fx(
+                trainer.fit_loop._data_fetcher) and trainer.num_val_batches and sum(trainer.num_val_batches):
+            self._after_validation = True  # saved by on_validation_end below
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._after_validation and not trainer.sanity_checking:
+            self._after_validation = False
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+            return
+        super().on_validation_end(trainer, pl_module)
 
 
 def prune(dirpath: str | Path) -> int:
@@ -41,15 +72,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     leaves a truncated ``last.ckpt`` that looks complete (the previous one stays until the new one is whole)."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
-            os.replace(tmp, path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise CrossrankError(f"{path}: cannot write the checkpoint ({e.strerror or e})") from None
 
 
 class SaveOnInterrupt(Callback):
@@ -65,6 +89,21 @@ class SaveOnInterrupt(Callback):
 
         if isinstance(exception, SIGTERMException | KeyboardInterrupt):
             trainer.save_checkpoint(self.path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents, loaded as data only (``weights_only``: tensors and plain types): a file that
+    would run code when unpickled is refused with one line instead."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CrossrankError(f"{path}: not loaded: it holds more than weights and plain data (loading it could run "
+                             f"code; {reason[:200]})") from None
 
 
 def resolve(ckpt_path: str | None, out: Path) -> str | None:

@@ -1,9 +1,10 @@
 """One comparison table over runs and records: ``python -m crossrank.compare DIR... [--metrics ...]``.
 
-Each DIR is a run dir, a record in ``experiments/``, or a folder of runs (a Hydra multirun, an Optuna
-sweep). For every evaluation set that all of them have, the table holds the first stage (from the first run)
-and each run's reranked results, with ranx's paired test between every two rows (from the per-query
-values, so records without run files compare too). Printed, and written as markdown and LaTeX.
+Each DIR is a run dir, a record in ``experiments/``, a cross-validation (its pooled held-out queries), or a folder
+of runs (a Hydra multirun, an Optuna sweep). For every evaluation set that all of them have, the table holds the
+first stage (from the first run) and every ranking each run holds (reranked; fused and teacher where the recipe
+made them, labelled), with ranx's paired test between every two rows (from the per-query values, so records
+without run files compare too). Printed, and written as markdown and LaTeX.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.errors import ConfigError, CrossrankError
-from crossrank.runs import RunDir, find_runs
+from crossrank.runs import RANKINGS, RunDir, find_runs
 
 
 def varied(runs: list[RunDir]) -> list[dict[str, str]]:
@@ -43,11 +44,21 @@ def short(value: str) -> str:
     return value if number.is_integer() and "." not in value and "e" not in value else f"{number:.3g}"
 
 
-def per_query_values(run: RunDir, name: str, row: str) -> dict[str, dict[str, float]]:
-    """``{metric: {qid: value}}`` of one run (``first_stage`` or ``reranked``) of an evaluation set."""
+def per_query_values(run: RunDir, name: str) -> dict[str, dict[str, dict[str, float]]]:
+    """``{ranking: {metric: {qid: value}}}`` of every ranking an evaluation set holds (``first_stage``,
+    ``reranked``, and the fused and teacher runs where there are)."""
     table = run.per_query(name)
-    table = table[table["run"] == row]
-    return {m: dict(zip(g["qid"], g["value"].astype(float))) for m, g in table.groupby("metric")}
+    return {str(ranking): {str(m): dict(zip(g["qid"], g["value"].astype(float))) for m, g in rows.groupby("metric")}
+            for ranking, rows in table.groupby("run")}
+
+
+def rows_of(label: str, values: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """A run's rows of the table: its reranked run alone (``label``), or every ranking it holds labelled
+    (``label [reranked]``, ``label [fused]``, ``label [teacher]``) when it holds more than one."""
+    held = [r for r in RANKINGS if r in values]
+    if held == ["reranked"]:
+        return {label: values["reranked"]}
+    return {f"{label} [{RANKINGS[r]}]": values[r] for r in held}
 
 
 def shared_sets(runs: list[RunDir]) -> list[str]:
@@ -76,9 +87,10 @@ def compare(dirs: list[str], metrics: list[str] | None = None, stat_test: str = 
     names = labels(runs)
     out = []
     for set_name in shared_sets(runs):
-        values = {"first_stage": per_query_values(runs[0], set_name, "first_stage")}
-        for label, run in zip(names, runs):
-            values[label] = per_query_values(run, set_name, "reranked")
+        held = [per_query_values(run, set_name) for run in runs]
+        values = {"first_stage": held[0]["first_stage"]}
+        for label, run_values in zip(names, held):
+            values.update(rows_of(label, run_values))
         available = sorted(set.intersection(*(set(v) for v in values.values())))
         chosen = available
         if metrics:

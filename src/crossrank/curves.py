@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from crossrank.files import atomic_path
 from crossrank.runs import RunDir, loss_column, lr_column, step_series, val_columns
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,6 @@ def save_curves(run_dir: str | Path, path: str | Path | None = None) -> Path | N
         return None
     fig = plot_runs([run], title=run.name)
     out = Path(path) if path else run.path / "curves.png"
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     return out

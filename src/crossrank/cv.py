@@ -47,6 +47,14 @@ def fold_config(cfg: DictConfig, k: int, held_out: list[str], out: Path) -> Dict
     return fold
 
 
+def save_config(cfg: DictConfig, out: Path) -> None:
+    """A fold's composed config where Hydra keeps a run's (``.hydra/config.yaml``), so that records and
+    comparisons of the fold know it as they know any run's."""
+    from crossrank.files import write_text
+
+    write_text(out / ".hydra" / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+
 def cross_validate(cfg: DictConfig) -> dict[str, Any]:
     """Run every fold (``cv.fold`` set: that fold only) and write ``OUT/cv/``; returns its ``metrics.json``."""
     from crossrank.data.sources import load_source
@@ -69,7 +77,9 @@ def cross_validate(cfg: DictConfig) -> dict[str, Any]:
             continue
         log.info("cv: fold %d of %d, %d held-out queries", k, len(folds), len(held_out))
         print(f"\n=== cv fold {k} of {len(folds)} ({len(held_out)} held-out queries) ===")
-        result = train(fold_config(cfg, k, held_out, out))
+        fold = fold_config(cfg, k, held_out, out)
+        save_config(fold, Path(fold.paths.output_dir))
+        result = train(fold)
         results[k] = result[f"fold{k}"]
     return summarize(out, folds, results, cfg)
 
@@ -91,9 +101,9 @@ def summarize(out: Path, folds: list[list[str]], results: dict[int, dict[str, An
     per_query = {r: per_query[r] for r in runs}
     report = compare_scores(per_query, metrics, str(cfg.eval.stat_test), float(cfg.eval.max_p)).to_dict() \
         | {"max_p": float(cfg.eval.max_p)}
-    fold_rows = {k: {r: results[k].get(r) or (results[k].get("others") or {}).get(r) for r in runs}
-                 | {"n_queries": len(folds[k]), "interpolation": results[k].get("interpolation")}
-                 for k in results}
+    fold_rows: dict[int, dict[str, Any]] = {
+        k: {r: results[k].get(r) or (results[k].get("others") or {}).get(r) for r in runs}
+        | {"n_queries": len(folds[k]), "interpolation": results[k].get("interpolation")} for k in results}
     mean = {r: {m: sum(fold_rows[k][r][m] for k in results) / len(results) for m in metrics}
             for r in runs if all(fold_rows[k].get(r) for k in results)}
     payload = json_safe({"folds": len(folds), "folds_run": sorted(results), "per_fold": fold_rows,

@@ -1,15 +1,28 @@
-"""Atomic writes: a file is built under a temporary name and renamed, so a crash never leaves a
-complete-looking but truncated output."""
+"""Atomic writes, one helper for all of them: an output is built under a temporary name beside its final one and
+put in place by a rename, so a crash never leaves a truncated file or half a folder that looks complete.
+
+A folder that already exists is swapped with the new one in one step (Linux ``renameat2(RENAME_EXCHANGE)``),
+so there is no moment without a complete copy at the final path; where the kernel cannot swap, the old copy
+is moved aside and the new one moved in (two renames, microseconds apart) before the old one is deleted.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import json
 import math
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from crossrank.errors import CrossrankError
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def json_safe(value: Any) -> Any:
@@ -23,20 +36,70 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2``); False where the system cannot."""
     try:
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _put_in_place(tmp: Path, dest: Path) -> None:
+    """Move the finished ``tmp`` to ``dest``, replacing what is there without a moment of no ``dest``."""
+    if not tmp.is_dir() or not dest.exists():
+        os.replace(tmp, dest)  # a file (atomic on POSIX), or a folder where there was none
+        return
+    if not _exchange(tmp, dest):
+        old = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(dest, old)
+        os.rename(tmp, dest)
+        tmp = old
+    shutil.rmtree(tmp)  # the previous copy
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | Path, folder: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``dest`` to build the output in (a file, or with ``folder`` an empty folder);
+    when the block ends it replaces ``dest``; when the block fails it is removed and ``dest`` is untouched.
+    A write that fails for want of space or permission becomes one line naming ``dest``."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")  # per process: two writers never share one
+    _remove(tmp)
+    if folder:
+        tmp.mkdir()
+    try:
+        yield tmp
+        _put_in_place(tmp, dest)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CrossrankError(f"{path}: cannot write ({e.strerror or e})") from None
-    os.replace(tmp, path)
-    return path
+        _remove(tmp)
+        raise CrossrankError(f"{dest}: cannot write ({e.strerror or e})") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (flushed to disk before the rename)."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
 
 
 def write_json(path: str | Path, payload: Any) -> Path:

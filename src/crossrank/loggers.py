@@ -36,6 +36,9 @@ class WandbLogger(_LightningWandbLogger):
         **kwargs: as Lightning's ``WandbLogger`` / ``wandb.init`` (project, entity, group, job_type, tags...).
     """
 
+    _experiment: Any  # Lightning's attributes, typed for the checker
+    _offline: bool
+
     def __init__(self, *args: Any, log_model: bool = False, log_eval: bool = True, init_timeout: float = 30,
                  **kwargs: Any) -> None:
         super().__init__(*args, log_model=False, **kwargs)
@@ -53,9 +56,10 @@ class WandbLogger(_LightningWandbLogger):
 
             if wandb.run is not None:  # left open by an earlier job of this process: it is not this run
                 wandb.finish()
-            self._experiment = self._start(wandb)
-            self._experiment.define_metric("trainer/global_step")
-            self._experiment.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+            run = self._start(wandb)
+            run.define_metric("trainer/global_step")
+            run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+            self._experiment = run
         return self._experiment
 
     def _start(self, wandb: Any) -> Any:

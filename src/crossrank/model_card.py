@@ -38,9 +38,28 @@ def metric_result(name: str, value: float) -> Any:
     return metric_type, label, round(float(value), 4)
 
 
-def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model_name: str) -> str:
-    """The card's YAML header via ``huggingface_hub.ModelCardData``: base model, tags, and the reranked
-    evaluation results as ``model-index``, which the Hub shows as an evaluation table."""
+#: What loads an export, by head: ``library_name`` in the card's metadata (the Hub's "use this model" button),
+#: and the lines of its usage example.
+LOADERS: dict[str, tuple[str | None, list[str]]] = {
+    "classifier": ("sentence-transformers", [
+        "# the same raw logits with sentence-transformers or transformers:",
+        "from sentence_transformers import CrossEncoder",
+        "CrossEncoder('path/to/this/folder').predict([('how many people live in berlin', "
+        "'Berlin has 3.7 million inhabitants.')])",
+        "# transformers.AutoModelForSequenceClassification.from_pretrained('path/to/this/folder') (one logit)",
+    ]),
+    "segment_cosine": (None, [
+        "# Only crossrank loads this head. transformers' AutoModelForSequenceClassification and",
+        "# sentence-transformers' CrossEncoder would put a new, random classifier on the encoder.",
+    ]),
+}
+
+
+def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model_name: str,
+             head: str = "classifier") -> str:
+    """The card's YAML header via ``huggingface_hub.ModelCardData``: base model, the library that loads the
+    folder (none that the Hub knows for crossrank's own heads), tags, and the reranked evaluation results as
+    ``model-index``, which the Hub shows as an evaluation table."""
     from huggingface_hub import EvalResult, ModelCardData
 
     results = []
@@ -52,7 +71,7 @@ def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model
             results.append(EvalResult(task_type="text-ranking", task_name="Reranking", dataset_type=set_name,
                                       dataset_name=set_name, metric_type=metric_type, metric_value=rounded,
                                       metric_name=label))
-    data = ModelCardData(base_model=base_model, library_name="sentence-transformers", pipeline_tag="text-ranking",
+    data = ModelCardData(base_model=base_model, library_name=LOADERS[head][0], pipeline_tag="text-ranking",
                          tags=["cross-encoder", "reranker", "crossrank"], model_name=model_name if results else None,
                          eval_results=results or None)
     return data.to_yaml()
@@ -73,7 +92,7 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
     shown = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{base_model}`"
     lines = [
         "---",
-        metadata(base_model if is_hub_id(base_model) else None, evaluation, model_name).strip(),
+        metadata(base_model if is_hub_id(base_model) else None, evaluation, model_name, head).strip(),
         "---",
         "",
         f"# Cross-encoder reranker fine-tuned from {base_model}",
@@ -102,7 +121,7 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         'scores = model.predict([("how many people live in berlin", "Berlin has 3.7 million inhabitants.")])',
         'ranks = model.rank("how many people live in berlin", ["Berlin has 3.7 million inhabitants.", "Paris."])',
         "",
-        "# or: from sentence_transformers import CrossEncoder; CrossEncoder('path/to/this/folder')",
+        *LOADERS[head][1],
         "```",
         "",
         "## Training Details",

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from crossrank.errors import ConfigError, CrossrankError
+from crossrank.losses.registry import check_batches, loss_info
 from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,11 @@ def capture_rng() -> dict[str, Any]:
 
     import numpy as np
 
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     # plain types and tensors only: Lightning loads checkpoints with torch.load(weights_only=True)
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)),
-                                                                     pos, has_gauss, cached],
+    state: dict[str, Any] = {"python": random.getstate(),
+                             "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss,
+                                       cached],
                              "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -71,6 +73,7 @@ class CrossEncoderModule(L.LightningModule):
         super().__init__()
         self.scorer = scorer
         self.loss = loss
+        self.loss_info = loss_info(loss)  # what its batches must hold (crossrank.losses.registry)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.val_relevance_level = val_relevance_level
@@ -136,18 +139,14 @@ class CrossEncoderModule(L.LightningModule):
         """The loss of a batch: pointwise over all pairs, or over (groups, group_size) for grouped losses
         (with the teacher's scores for distillation)."""
         labels = batch["labels"]
-        if not getattr(self.loss, "grouped", False):
+        info = self.loss_info
+        if info is None or not info.groups:
             return self.loss(logits, labels)
-        name = type(self.loss).__name__
         size = batch.get("group_size")
-        if not size:
-            raise ConfigError(f"loss: {name} compares pairs within query groups; set data.group_size (e.g. 8)")
+        check_batches(info, len(logits), size, batch.get("teacher") is not None)
         logits, labels = logits.view(-1, size), labels.view(-1, size)
-        if not getattr(self.loss, "needs_teacher", False):
+        if not info.teacher:
             return self.loss(logits, labels)
-        if "teacher" not in batch:
-            raise ConfigError(f"loss: {name} distils teacher scores; set data.teacher_run (a TREC run, e.g. from "
-                              "python -m crossrank.teach)")
         return self.loss(logits, labels, batch["teacher"].view(-1, size))
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -160,7 +159,7 @@ class CrossEncoderModule(L.LightningModule):
         checks = [t.float().reshape(1) for t in (loss, norm) if t is not None]
         if checks and not bool(torch.isfinite(torch.cat(checks)).all()):
             what = (f"the loss is {float(loss)}" if loss is not None and not torch.isfinite(loss)
-                    else f"the gradient norm is {float(norm)}")
+                    else f"the gradient norm is {float(norm) if norm is not None else 'missing'}")
             self._nonfinite(what)
             for p in self.parameters():  # skip: AdamW leaves parameters without a gradient untouched
                 p.grad = None
@@ -254,7 +253,7 @@ class CrossEncoderModule(L.LightningModule):
         # reranker scores (column 2), and the first stage on the same candidates (column 3): the bar to clear
         record: dict[str, float] = {"step": self.global_step, "epoch": self.current_epoch}
         for prefix, column in (("val", 2), ("val/first_stage", 3)):
-            scored = [(r[0], r[1], r[column]) for r in rows]
+            scored = [(r[0], r[1], float(r[column])) for r in rows]
             for name, value in validation_metrics(self.val_qrels, scored, self.val_relevance_level).items():
                 self.log(f"{prefix}/{name}", value, prog_bar=prefix == "val" and name == "ndcg@10", sync_dist=False)
                 record[f"{prefix}/{name}"] = value

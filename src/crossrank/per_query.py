@@ -5,7 +5,7 @@ passages behind the largest losses."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -33,8 +33,7 @@ def source_of(run: RunDir, set_name: str):
     for values in specs:
         if not values or "kind" not in values:
             continue
-        values = OmegaConf.to_container(OmegaConf.create(values), resolve=False)
-        spec = EvalSet(**values)
+        spec = EvalSet(**cast(dict, OmegaConf.to_container(OmegaConf.create(values), resolve=False)))
         if spec.name == set_name:
             for key in ("path", "run_path"):
                 value = getattr(spec, key)
@@ -89,11 +88,11 @@ def load(path: str | Path, set_name: str | None = None, metric: str = "ndcg@10")
 def first_stage_lists(run: RunDir, set_name: str, source: Any = None) -> dict[str, list[tuple[str, float]]]:
     """First-stage candidates per query, best first: from the run's score shards, else (a record) from the
     set's own run file."""
+    from crossrank.evaluation.rerank import iter_shard_rows
+
     out: dict[str, list[tuple[str, float]]] = {}
-    for shard in sorted((run.path / "eval" / set_name / "shards").glob("shard-*.tsv")):
-        for line in shard.read_text(encoding="utf-8").splitlines():
-            qid, pid, first, _ = line.split("\t")
-            out.setdefault(qid, []).append((pid, float(first)))
+    for qid, pid, first, _ in iter_shard_rows(run.path / "eval" / set_name / "shards"):
+        out.setdefault(qid, []).append((pid, first))
     if not out and source is not None and source.has_run():
         from crossrank.data.candidates import group_run
 
@@ -165,9 +164,10 @@ def largest_losses(path: str | Path, table: pd.DataFrame, n: int = 3) -> list[st
         def rank(order: list[str], pid: str | None) -> str:
             return str(order.index(pid) + 1) if pid in order else "-"
 
+        shown = top or ""
         lines = [f"query {qid} ({row['gain']:+.3f}): {row.get('query') or ''}",
-                 f"  reranked #1: {top} (judged {judged.get(top, 'no')}, first stage #{rank(first.get(qid, []), top)})"
-                 f": {texts.get(top, '')[:300]}"]
+                 f"  reranked #1: {top} (judged {judged.get(shown, 'no')}, first stage "
+                 f"#{rank(first.get(qid, []), top)}): {texts.get(shown, '')[:300]}"]
         if best is not None:
             lines.append(f"  best judged: {best} (grade {judged[best]}, reranked #{rank(ranking, best)}, first stage "
                          f"#{rank(first.get(qid, []), best)}): {texts.get(best, '')[:300]}")

@@ -14,6 +14,7 @@ from crossrank.data.sources import IRDatasetsSource, LocalSource, Source, load_s
 from crossrank.errors import ConfigError, DataError
 from crossrank.evaluation.spec import EvalSet, eval_sets
 from crossrank.hub import check_model_path
+from crossrank.losses.registry import check_batches, loss_info
 
 
 def _value(cfg: DictConfig, key: str) -> Any:
@@ -84,22 +85,11 @@ def check_metric(cfg: DictConfig, sets: list[EvalSet], name: str, key: str) -> N
         raise ConfigError(f"{key}: {name!r} is not logged by this run (it logs {hint})")
 
 
-#: losses of crossrank.losses that need query-group batches / teacher scores (by name: no torch import here)
-GROUPED_LOSSES = {"RankNetLoss", "ListNetLoss", "LambdaLoss", "MarginMSELoss", "KLDivLoss"}
-TEACHER_LOSSES = {"MarginMSELoss", "KLDivLoss"}
-
-
 def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
-    """The loss gets the batches it needs: query groups (``data.group_size``), teacher scores (``data.teacher_run``)."""
-    name = str(OmegaConf.select(cfg, "loss._target_", default="") or "").rsplit(".", 1)[-1]
-    size, batch = data.get("group_size"), data.get("batch_size")
-    if size is not None and (int(size) < 2 or (batch and int(batch) % int(size))):
-        raise ConfigError(f"data.group_size: {size} must be at least 2 and divide data.batch_size ({batch})")
-    if name in GROUPED_LOSSES and not size:
-        raise ConfigError(f"loss: {name} compares pairs within query groups; set data.group_size (e.g. 8)")
-    if name in TEACHER_LOSSES and not data.get("teacher_run"):
-        raise ConfigError(f"loss: {name} distils teacher scores; set data.teacher_run (a TREC run, e.g. from "
-                          "python -m crossrank.teach)")
+    """The loss gets the batches it needs (:mod:`crossrank.losses.registry`): query groups, teacher scores."""
+    info = loss_info(str(OmegaConf.select(cfg, "loss._target_", default="") or ""))
+    check_batches(info, int(data.get("batch_size") or 1), data.get("group_size"), data.get("teacher_run"),
+                  bool(data.get("length_grouped")))
     if data.get("teacher_run") and not Path(str(data["teacher_run"])).expanduser().is_file():
         raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from crossrank.errors import ConfigError, CrossrankError
-from crossrank.files import write_json, write_text
+from crossrank.files import atomic_path, write_json, write_text
 from crossrank.runs import RunDir, RunError, find_runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,17 +102,8 @@ def building(into: str | Path, name: str, force: bool, current: Path | None = No
     out = Path(into) / name
     if out.exists() and not force and (current is None or out.resolve() != current.resolve()):
         raise ConfigError(f"{out}: already exists (--force replaces it)")
-    tmp = out.with_name(f".{name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_path(out, folder=True) as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
 
 
 def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, force: bool) -> Path:

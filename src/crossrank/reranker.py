@@ -50,10 +50,10 @@ class Reranker:
     def rank(self, query: str, documents: Sequence[str], top_k: int | None = None,
              return_documents: bool = False, batch_size: int | None = None) -> list[dict[str, Any]]:
         """``[{"corpus_id", "score"(, "text")}]`` sorted by score, best first; ``top_k`` keeps the best k."""
-        scores = self.predict([(query, d) for d in documents], batch_size=batch_size) if documents else []
-        results = [{"corpus_id": i, "score": float(s)} for i, s in enumerate(scores)]
+        scores = self.predict([(query, d) for d in documents], batch_size=batch_size) if documents else np.empty(0)
+        results: list[dict[str, Any]] = [{"corpus_id": i, "score": float(s)} for i, s in enumerate(scores)]
         if return_documents:
-            for r in results:
-                r["text"] = documents[r["corpus_id"]]
+            for i, r in enumerate(results):
+                r["text"] = documents[i]
         results.sort(key=lambda r: r["score"], reverse=True)
         return results[:top_k] if top_k is not None else results

@@ -21,15 +21,39 @@ class RunError(CrossrankError):
     """A path that is not a run, a record or a folder of runs."""
 
 
+#: The rankings an evaluation can hold beside the first stage, and how tables label them.
+RANKINGS = {"reranked": "reranked", "interpolated": "fused", "teacher": "teacher"}
+CV_METRICS = Path("cv") / "metrics.json"
+
+
 @dataclass(frozen=True)
 class RunDir:
-    """One finished (or failed) run: a Hydra run dir or a record."""
+    """One finished (or failed) run: a Hydra run dir or a record; a cross-validation run or record is one run
+    whose evaluation is its pooled held-out queries."""
 
     path: Path
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def is_cv(self) -> bool:
+        return (self.path / CV_METRICS).is_file()
+
+    def folds(self) -> list[RunDir]:
+        """A cross-validation's fold runs (``foldK/``), in fold order."""
+        found = [d for d in self.path.glob("fold*") if d.is_dir() and d.name[4:].isdigit()]
+        return [RunDir(d) for d in sorted(found, key=lambda d: int(d.name[4:]))]
+
+    def cv_set(self) -> str:
+        """The name of a cross-validation's pooled evaluation: the folder its folds split (``data.path``)."""
+        for fold in self.folds():
+            path = (fold.config().get("data") or {}).get("path") or next(
+                (o.split("=", 1)[1] for o in fold.overrides() if o.startswith("data.path=")), None)
+            if path:
+                return Path(str(path)).name
+        return "cv"
 
     def config(self) -> dict[str, Any]:
         """The composed config (``.hydra/config.yaml`` of a run, ``config.yaml`` of a record)."""
@@ -56,12 +80,24 @@ class RunDir:
         return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
     def evaluations(self) -> dict[str, dict[str, Any]]:
-        """``{set: metrics.json}`` of every evaluation set."""
+        """``{set: metrics.json}`` of every evaluation set; for a cross-validation, its pooled held-out queries
+        in the same shape (``first_stage``, ``reranked``, ``interpolated``, ``others``)."""
+        if self.is_cv:
+            cv = json.loads((self.path / CV_METRICS).read_text())
+            pooled = dict(cv.get("pooled") or {})
+            folds = [f.evaluations() for f in self.folds()]
+            first = next((m for f in folds for m in f.values()), {})
+            return {self.cv_set(): {
+                "first_stage": pooled.pop("first_stage", {}), "reranked": pooled.pop("reranked", {}),
+                "interpolated": pooled.pop("interpolated", None), "others": pooled,
+                "n_judged_queries": cv.get("queries"), "relevance_level": first.get("relevance_level", 1),
+                "cross_validation": {"folds": cv.get("folds"), "folds_run": cv.get("folds_run")}}}
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(self.path.glob("eval/*/metrics.json"))}
 
     def per_query(self, name: str) -> pd.DataFrame:
-        """``run metric qid value`` rows of one evaluation set."""
-        return pd.read_csv(self.path / "eval" / name / "per_query.tsv", sep="\t", dtype={"qid": str})
+        """``run metric qid value`` rows of one evaluation set (a cross-validation's: every held-out query)."""
+        path = self.path / "cv" / "per_query.tsv" if self.is_cv else self.path / "eval" / name / "per_query.tsv"
+        return pd.read_csv(path, sep="\t", dtype={"qid": str})
 
     def swept(self) -> dict[str, str]:
         """``key: value`` of the overrides that are not the experiment (what a sweep varied)."""
@@ -74,9 +110,9 @@ class RunDir:
 
 
 def is_run(path: Path) -> bool:
-    """A run dir or record: it has a config, a CSV log or an evaluation."""
+    """A run dir or record: it has a config, a CSV log, an evaluation or a cross-validation."""
     return path.is_dir() and any((path / rel).exists() for rel in (".hydra/config.yaml", "config.yaml", "run.json",
-                                                                   str(METRICS_CSV))) \
+                                                                   str(METRICS_CSV), str(CV_METRICS))) \
         or bool(list(path.glob("eval/*/metrics.json")))
 
 

@@ -159,6 +159,16 @@ class CrossEncoderScorer(nn.Module):
         with sdpa_kernel(_SDPA_WITHOUT_CUDNN):
             return self.model(**encoding).logits.squeeze(-1)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that decides this scorer's logits for a given pair: the digest of its weights, the length
+        pairs are cut to, the backend, the precision, the attention kernel and the device type."""
+        from crossrank.digest import weights_digest
+
+        return {"weights": weights_digest(self.model), "max_length": self.max_length, "backend": self.backend,
+                "autocast": str(self.autocast_dtype), "compiled": self.compiled,
+                "attention": getattr(self.model.config, "_attn_implementation", None),
+                "cudnn_attention": self.cudnn_attention, "device": self.device.type}
+
     @property
     def head(self) -> str:
         """``classifier`` or ``segment_cosine`` (:data:`crossrank.segment_cosine.HEADS`), read off the model."""
@@ -206,10 +216,11 @@ class CrossEncoderScorer(nn.Module):
             return pool.tokenize(qs, ps) if pool else tokenize_packed(self.tokenizer, qs, ps, self.max_length)
 
         with ThreadPoolExecutor(max_workers=1) as prefetch:
-            pending = prefetch.submit(tokenize, chunks[0]) if chunks else None
+            pending = [prefetch.submit(tokenize, chunks[0])] if chunks else []
             for k, part in enumerate(chunks):
-                packed = pending.result()
-                pending = prefetch.submit(tokenize, chunks[k + 1]) if k + 1 < len(chunks) else None
+                packed = pending.pop().result()
+                if k + 1 < len(chunks):
+                    pending.append(prefetch.submit(tokenize, chunks[k + 1]))
                 batches = length_sorted(packed.lengths.tolist(), batch_size)
                 logits = []
                 for idx in batches:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from crossrank.files import atomic_path
 from crossrank.hub import packaged_minilm
 
 
@@ -22,8 +23,7 @@ def make_tiny_model(out_dir: str | Path, seed: int = 0) -> Path:
                         num_labels=1)
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
-    tmp = out.with_name(out.name + ".partial")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(out)
+    with atomic_path(out, folder=True) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
     return out

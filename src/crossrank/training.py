@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 import lightning as L
@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from crossrank import run_info
-from crossrank.checkpoints import AtomicCheckpointIO, SaveOnInterrupt, prune
+from crossrank.checkpoints import AtomicCheckpointIO, SaveOnInterrupt, load_checkpoint, prune
 from crossrank.checkpoints import resolve as resolve_checkpoint
 from crossrank.curves import save_curves
 from crossrank.data.datamodule import PairDataModule
@@ -21,6 +21,7 @@ from crossrank.errors import ConfigError
 from crossrank.evaluation.spec import eval_sets
 from crossrank.evaluation.stage import evaluate_set
 from crossrank.export import export_model
+from crossrank.files import write_text
 from crossrank.hub import origin_note
 from crossrank.loggers import WandbLogger, wandb_line
 from crossrank.model_card import render
@@ -60,7 +61,7 @@ def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, loggers: list[Any],
-                   model_id: str, step: int | None = None, module: CrossEncoderModule | None = None,
+                   model_id: str | None, step: int | None = None, module: CrossEncoderModule | None = None,
                    val_dataset: Any = None) -> dict[str, Any]:
     """Evaluate on every configured set, on the scorer's inference backend (``model.backend``); returns
     ``{set name: metrics.json content}``. ``eval.interpolate: val`` takes the weight that did best on
@@ -85,8 +86,8 @@ def tune_interpolation(spec: Any, module: CrossEncoderModule | None, val_dataset
     on the last validation."""
     from crossrank.evaluation.interpolate import tune_alpha, tune_fusion
 
-    rows = getattr(module, "last_val_rows", None)
-    if not rows or not getattr(module, "val_qrels", None):
+    rows = module.last_val_rows if module is not None else None
+    if module is None or not rows or not module.val_qrels:
         raise ConfigError(f"eval.interpolate: val tunes the weight on validation queries, and {spec.name} has none "
                           "(set data.pairs.val_queries, or give a weight in [0, 1])")
     queries = len({r[0] for r in rows} & set(module.val_qrels))
@@ -104,12 +105,12 @@ def tune_interpolation(spec: Any, module: CrossEncoderModule | None, val_dataset
                                                           val_dataset["query"], val_dataset["passage"])}
         pairs = [(q, p) for q, p, _, _ in rows]
         teacher = score_pairs(fn, pairs, {q: texts[q, p][0] for q, p in pairs}, {p: texts[q, p][1] for q, p in pairs})
-        (alpha, beta), table = tune_fusion(rows, teacher, module.val_qrels, "ndcg@10", level)
+        (alpha, beta), grid = tune_fusion(rows, teacher, module.val_qrels, "ndcg@10", level)
         spec.interpolate, spec.teacher_weight = alpha, beta
         spec.interpolation_note = (
-            f"tuned on {queries} validation queries: nDCG@10 {table[alpha, beta]:.4f} at reranker weight {alpha}, "
-            f"teacher weight {beta} (reranker only {table[1.0, 0.0]:.4f}, teacher only {table[0.0, 1.0]:.4f}, "
-            f"first stage only {table[0.0, 0.0]:.4f})")
+            f"tuned on {queries} validation queries: nDCG@10 {grid[alpha, beta]:.4f} at reranker weight {alpha}, "
+            f"teacher weight {beta} (reranker only {grid[1.0, 0.0]:.4f}, teacher only {grid[0.0, 1.0]:.4f}, "
+            f"first stage only {grid[0.0, 0.0]:.4f})")
     log.info("eval.interpolate: %s", spec.interpolation_note)
 
 
@@ -131,7 +132,7 @@ def objective(cfg: DictConfig, module: CrossEncoderModule, results: dict[str, An
 def continue_logs(loggers: list[Any], out: Path, ckpt_path: str, info: dict[str, Any]) -> None:
     """A resumed run continues its logs: the CSV keeps the rows logged before the checkpoint (Lightning's CSV
     logger would delete them), and W&B continues the same run id."""
-    step = int(torch.load(ckpt_path, map_location="cpu", weights_only=False).get("global_step", 0))
+    step = int(load_checkpoint(ckpt_path).get("global_step", 0))
     for lg in loggers:
         if isinstance(lg, CSVLogger):
             path = Path(lg.log_dir) / "metrics.csv"
@@ -181,7 +182,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = CrossEncoderModule(scorer=scorer, loss=hydra.utils.instantiate(cfg.loss),
                                 optimizer=hydra.utils.instantiate(cfg.optimizer),
                                 scheduler=hydra.utils.instantiate(cfg.scheduler),
-                                val_relevance_level=datamodule.spec.min_relevance,
+                                val_relevance_level=datamodule.spec.level,
                                 on_nonfinite=cfg.get("on_nonfinite", "stop"))
     callbacks = [c for c in (hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c) if c]
     callbacks.append(SaveOnInterrupt(str(out / "checkpoints")))
@@ -196,34 +197,40 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ok, value, results = False, None, {}
     try:
         for lg in loggers:
-            lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "run": info})
+            lg.log_hyperparams({**cast(dict, OmegaConf.to_container(cfg, resolve=True)), "run": info})
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
         ckpt = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
         if ckpt is not None and ckpt.best_model_path:
             log.info("loading the best checkpoint (%s = %s): %s", ckpt.monitor, ckpt.best_model_score,
                      ckpt.best_model_path)
-            state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
-            module.load_state_dict(state)
-        if (not module.last_val_rows and datamodule.has_validation() and trainer.is_global_zero
-                and any(spec.interpolate == "val" for spec in eval_sets(cfg))):
-            # max_steps ended the run before any validation (e.g. inside the first epoch): validate once, so
-            # the interpolation weight is chosen on the validation queries of the final model
+            module.load_state_dict(load_checkpoint(ckpt.best_model_path)["state_dict"])
+        if datamodule.has_validation() and not module.val_history:
+            # max_steps ended the run before any validation (e.g. inside the first epoch): validate once, so that
+            # what the run is judged by (a sweep's objective, the interpolation weight) has a value for the final
+            # model
             trainer.validate(module, datamodule=datamodule, verbose=False)
         scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
-        results = run_evaluation(scorer, cfg, out, loggers, model_id=str(out), step=trainer.global_step,
-                                 module=module, val_dataset=datamodule.val_dataset) if trainer.is_global_zero else {}
         model_dir = None
-        if cfg.get("export", True) and trainer.is_global_zero:
-            card = render(scorer.label, datamodule.describe(), "BinaryCrossEntropyLoss"
-                          if "BCELoss" in cfg.loss._target_ else cfg.loss._target_, module.loss.citation_params()
-                          if hasattr(module.loss, "citation_params") else {}, hyperparameters(cfg), HF_DEFAULTS,
+
+        def card(results: dict[str, Any]) -> str:
+            info = module.loss_info
+            return render(scorer.label, datamodule.describe(), info.card_name if info else cfg.loss._target_,
+                          module.loss.citation_params() if hasattr(module.loss, "citation_params") else {},
+                          hyperparameters(cfg), HF_DEFAULTS,
                           module.loss_history, results, scorer.max_length,
                           base_model_note=origin_note(str(cfg.model.name_or_path)),
                           head=scorer.head)
-            model_dir = export_model(scorer, out / "model", card)
+
+        if cfg.get("export", True) and trainer.is_global_zero:  # first, so that the reports name a folder that is
+            model_dir = export_model(scorer, out / "model", card({}))
             print(f"\nexported the model to {model_dir}")
+        results = run_evaluation(scorer, cfg, out, loggers, model_id=str(model_dir) if model_dir else None,
+                                 step=trainer.global_step, module=module,
+                                 val_dataset=datamodule.val_dataset) if trainer.is_global_zero else {}
+        if model_dir is not None and results:
+            write_text(model_dir / "README.md", card(results))  # the card with the evaluation
         value = objective(cfg, module, results)
         if trainer.is_global_zero:
             for lg in loggers:

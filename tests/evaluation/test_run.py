@@ -17,12 +17,9 @@ from crossrank.scorer import CrossEncoderScorer
 
 
 def shard_scores(out: Path) -> dict[tuple[str, str], float]:
-    scores = {}
-    for path in sorted(out.glob("eval/*/shards/shard-*.tsv")):
-        for line in path.read_text().splitlines():
-            qid, pid, _, score = line.split("\t")
-            scores[(qid, pid)] = float(score)
-    return scores
+    from crossrank.evaluation.rerank import iter_shard_rows
+
+    return {(qid, pid): score for shards in out.glob("eval/*/shards") for qid, pid, _, score in iter_shard_rows(shards)}
 
 
 @pytest.fixture

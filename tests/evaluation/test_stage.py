@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,12 +145,72 @@ def test_evaluate_py_splits_candidates_across_two_workers(tiny_model_dir: Path, 
     assert len(list((tmp_path / "two" / "eval" / "irdata" / "shards").glob("shard-*.tsv"))) == 8
 
 
-def test_shards_of_another_model_are_not_reused(scorer, irdata_dir: Path, tmp_path: Path) -> None:
-    spec = EvalSet(name="m", path=str(irdata_dir), depth=None, shard_size=10)
-    first = evaluate_set(scorer, spec, tmp_path, model_id="model-a", progress=False)
-    again = evaluate_set(scorer, spec, tmp_path, model_id="model-a", progress=False)
-    other = evaluate_set(scorer, spec, tmp_path, model_id="model-b", progress=False)
-    assert first["scored_pairs"] == 30 and again["scored_pairs"] == 0 and other["scored_pairs"] == 30
+def test_scores_of_another_model_in_the_same_folder_are_not_reused(tiny_model_dir: Path, irdata_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    """A retrained model written to the same folder, evaluated into the same OUT, gets its own scores."""
+    from crossrank.tiny import make_tiny_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    spec = EvalSet(name="m", path=str(irdata_dir), depth=None, shard_size=10, relevance_level=2)
+    a = evaluate_set(CrossEncoderScorer.from_pretrained(str(folder), num_labels=None), spec, tmp_path / "out",
+                     model_id=str(folder), progress=False)
+    again = evaluate_set(CrossEncoderScorer.from_pretrained(str(folder), num_labels=None), spec, tmp_path / "out",
+                         model_id=str(folder), progress=False)
+    assert again["scored_pairs"] == 0 and again["reranked"] == a["reranked"]  # same model: resumed, not rescored
+    shutil.rmtree(folder)
+    shutil.copytree(make_tiny_model(tmp_path / "other", seed=1), folder)  # model B at model A's path
+    b_scorer = CrossEncoderScorer.from_pretrained(str(folder), num_labels=None)
+    b = evaluate_set(b_scorer, spec, tmp_path / "out", model_id=str(folder), progress=False)
+    b_fresh = evaluate_set(b_scorer, spec, tmp_path / "fresh", model_id=str(folder), progress=False)
+    assert b["scored_pairs"] == 30 and b["reranked"] == b_fresh["reranked"] != a["reranked"]
+    assert b["model_digest"] == b_fresh["model_digest"] != a["model_digest"]
+
+
+def test_scores_are_not_reused_across_backends(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    from crossrank.backends import apply
+
+    spec = EvalSet(name="m", path=str(irdata_dir), depth=None, relevance_level=2)
+    evaluate_set(scorer, spec, tmp_path, progress=False)
+    bf16 = evaluate_set(apply(scorer, "torch-bf16"), spec, tmp_path, progress=False)
+    fresh = evaluate_set(apply(scorer, "torch-bf16"), spec, tmp_path / "fresh", progress=False)
+    assert bf16["scored_pairs"] == 30 and bf16["backend"] == "torch-bf16"
+    assert bf16["reranked"] == fresh["reranked"]
+
+
+def test_edited_candidates_and_texts_are_rescored(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    """A run file or a passage edited in place: the shards whose inputs changed are scored again, the others
+    reused, and a shorter run leaves no stale shard behind."""
+    spec = EvalSet(name="e", path=str(irdata_dir), depth=None, shard_size=10, relevance_level=2)
+    evaluate_set(scorer, spec, tmp_path, progress=False)
+    run = (irdata_dir / "run.tsv").read_text().splitlines()
+    run[0], run[1] = run[1], run[0]  # q0's first two candidates swap places (in the first shard)
+    (irdata_dir / "run.tsv").write_text("\n".join(run) + "\n")
+    swapped = evaluate_set(scorer, spec, tmp_path, progress=False)
+    assert swapped["scored_pairs"] == 10
+    collection = (irdata_dir / "collection.tsv").read_text().replace("jazz piano explained", "jazz organ explained")
+    (irdata_dir / "collection.tsv").write_text(collection)  # p3_0: a candidate of q3 (second shard) and of q2
+    edited = evaluate_set(scorer, spec, tmp_path, progress=False)
+    assert 0 < edited["scored_pairs"] < 30
+    assert edited["reranked"] == evaluate_set(scorer, spec, tmp_path / "fresh", progress=False)["reranked"]
+    (irdata_dir / "run.tsv").write_text("\n".join(run[:12]) + "\n")  # 12 candidates: 2 shards, not 3
+    shorter = evaluate_set(scorer, spec, tmp_path, progress=False)
+    assert shorter["n_pairs"] == 12 and len(list((tmp_path / "eval" / "e" / "shards").glob("shard-*.tsv"))) == 2
+
+
+def test_judged_queries_without_candidates_score_zero(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    """A run that covers 2 of the 6 judged queries: the other 4 count 0 in every mean, as in trec_eval."""
+    run = [line for line in (irdata_dir / "run.tsv").read_text().splitlines() if line.split()[0] in ("q0", "q1")]
+    (irdata_dir / "run.tsv").write_text("\n".join(run) + "\n")
+    spec = EvalSet(name="part", path=str(irdata_dir), depth=None, relevance_level=2,
+                   compare_runs={"bm25_again": str(irdata_dir / "run.tsv")})
+    result = evaluate_set(scorer, spec, tmp_path, progress=False)
+    assert result["n_judged_queries"] == 6 and result["n_queries"] == 2
+    # the relevant passage is 2nd for q0 and q1: MRR 1/2 each, 0 for the four queries without candidates
+    assert result["first_stage"]["mrr@10-l2"] == pytest.approx(2 * 0.5 / 6)
+    rows = (tmp_path / "eval" / "part" / "per_query.tsv").read_text().splitlines()
+    zeros = [r for r in rows if r.startswith("reranked\tndcg@10\tq5\t")]
+    assert zeros == ["reranked\tndcg@10\tq5\t0.000000"]
 
 
 def _no_nan(token: str) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from crossrank.data.bm25 import BM25Index
@@ -32,17 +32,17 @@ def group_run(rows: Iterable[RunRow], qids: Collection[str] | None = None,
 
 
 def first_stage(source: Source, qids: Collection[str] | None = None, depth: int | None = 100,
-                bm25_k1: float = 0.9, bm25_b: float = 0.4) -> Candidates:
+                bm25_k1: float = 0.9, bm25_b: float = 0.4) -> Mapping[str, list[tuple[str, float]]]:
     """Candidates for ``qids`` (all queries when None): the source's run, else BM25 top-``depth``. A few
     queries out of a large run file are picked in Arrow (:mod:`crossrank.data.runfile`); the ids kept are then
     checked against the queries and passages, and any doubt goes back to the line-by-line reader, which names
     the bad line."""
     if source.has_run():
-        path = getattr(source, "run_file_path", lambda: None)()
+        path = source.run_file_path()
         if qids is not None and path is not None:
             from crossrank.data.runfile import pick
 
-            picked = pick(Path(path), qids, depth, negate_score=getattr(source, "negate_score", False))
+            picked = pick(Path(path), qids, depth, negate_score=source.negate_score)
             if picked is not None and source.known_ids(picked):
                 return picked
         return group_run(source.iter_run(), qids, depth)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from torch.utils.data import DataLoader, Sampler
 
 from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
-from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
+from crossrank.data.pairs import PairSpec, check_batching, iter_pairs, split_queries
 from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
-from crossrank.data.sources import LocalSource, Qrels, Source, load_source
-from crossrank.errors import ConfigError, DataError
+from crossrank.data.sources import LocalSource, Qrels, Source, declared_level, load_source
+from crossrank.errors import DataError
 from crossrank.evaluation.spec import graded_level_warning
+from crossrank.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class _Batches(Sampler[list[int]]):
     def __init__(self, batches: list[list[int]]) -> None:
         self.batches = batches
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches)
 
     def __len__(self) -> int:
@@ -72,13 +74,11 @@ class PairDataModule(L.LightningDataModule):
                  length_grouped: bool = False, pin_memory: bool | None = None, group_size: int | None = None,
                  teacher_run: str | None = None) -> None:
         super().__init__()
-        if group_size is not None and (group_size < 2 or batch_size % group_size):
-            raise ConfigError(f"data.group_size: {group_size} must be at least 2 and divide data.batch_size "
-                              f"({batch_size})")
+        check_batching(batch_size, group_size, length_grouped)
         self.group_size = group_size
         self.teacher_run = str(Path(teacher_run).expanduser()) if teacher_run else None
-        self.source_cfg = {"kind": kind, "path": path, "dataset_id": dataset_id, "run_path": run_path,
-                           "name": name}
+        self.source_cfg: dict[str, Any] = {"kind": kind, "path": path, "dataset_id": dataset_id,
+                                           "run_path": run_path, "name": name}
         self.spec = PairSpec(**pairs)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -115,9 +115,8 @@ class PairDataModule(L.LightningDataModule):
             return
         source = self.source()
         if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
-            self.spec = replace(self.spec, min_relevance=int(source.declared().get("relevance_level") or 1))
-        graded_level_warning(source.qrels(), self.spec.min_relevance, f"data {source.name}",
-                             "data.pairs.min_relevance=2")
+            self.spec = replace(self.spec, min_relevance=declared_level(source))
+        graded_level_warning(source.qrels(), self.spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
         cached = self.cache_dir / self.cache_key(source) if self.cache_dir else None
         if cached is not None and (cached / "done").exists():
             log.info("loading cached pairs from %s", cached)
@@ -129,17 +128,17 @@ class PairDataModule(L.LightningDataModule):
             return
         self.train_dataset, self.val_dataset, self.val_qrels = self._build(source)
         if cached is not None:
-            cached.mkdir(parents=True, exist_ok=True)
-            self.train_dataset.save_to_disk(str(cached / "train"))
-            if len(self.val_dataset):
-                self.val_dataset.save_to_disk(str(cached / "val"))
-            (cached / "val_qrels.json").write_text(json.dumps(self.val_qrels))
-            (cached / "done").touch()
+            with atomic_path(cached, folder=True) as tmp:
+                self.train_dataset.save_to_disk(str(tmp / "train"))
+                if len(self.val_dataset):
+                    self.val_dataset.save_to_disk(str(tmp / "val"))
+                (tmp / "val_qrels.json").write_text(json.dumps(self.val_qrels))
+                (tmp / "done").touch()
 
     def _build(self, source: Source) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
         queries = source.queries()
         qrels = source.qrels()
-        has_text = set(source.collection()) if isinstance(source, LocalSource) else None
+        has_text = source.passage_ids()
         train_qids, val_qids = split_queries(qrels, self.spec, has_text)
         if not train_qids:
             raise DataError(f"{source.name}: no query has a judged positive (relevance >= "
@@ -270,7 +269,7 @@ class PairDataModule(L.LightningDataModule):
         from torchdata.stateful_dataloader import StatefulDataLoader
 
         rank, world = self._rank()
-        if self.group_size:  # whole query groups (length grouping does not apply: groups mix lengths)
+        if self.group_size:  # whole query groups
             groups = GroupBatchSampler(self.train_groups(), self.group_size, self.batch_size,
                                        generator=torch.Generator().manual_seed(self.spec.seed), rank=rank,
                                        world_size=world)

@@ -6,11 +6,11 @@ Everything is seeded: the same source, config and seed give the same pairs in th
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from crossrank.data.candidates import Candidates
 from crossrank.data.sources import Qrels
+from crossrank.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,22 @@ class PairSpec:
     seed: int = 42
     exclude_queries: tuple[str, ...] | list[str] | None = None  # never trained or validated on (cross-validation)
 
+    @property
+    def level(self) -> int:
+        """The relevance that makes a positive, once ``min_relevance`` is resolved (1 while it is None)."""
+        return self.min_relevance if self.min_relevance is not None else 1
+
+
+def check_batching(batch_size: int, group_size: int | None, length_grouped: bool = False) -> None:
+    """Batches that can be built: query groups that fill a batch exactly, and no length grouping of them (a
+    group mixes lengths)."""
+    if group_size is not None and (int(group_size) < 2 or int(batch_size) % int(group_size)):
+        raise ConfigError(f"data.group_size: {group_size} must be at least 2 and divide data.batch_size "
+                          f"({batch_size})")
+    if group_size and length_grouped:
+        raise ConfigError("data.length_grouped: does not apply to query groups (data.group_size is set: a group "
+                          "mixes lengths); set data.length_grouped=false")
+
 
 def positives(qrels: Qrels, qid: str, min_relevance: int) -> list[str]:
     """Judged positives of ``qid``, sorted by id for determinism."""
@@ -38,7 +54,7 @@ def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None
     eligible = sorted(
         q for q in qrels
         if q not in excluded
-        and any(has_text is None or p in has_text for p in positives(qrels, q, spec.min_relevance))
+        and any(has_text is None or p in has_text for p in positives(qrels, q, spec.level))
     )
     rng = random.Random(spec.seed)
     rng.shuffle(eligible)
@@ -49,7 +65,7 @@ def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None
     return train, val
 
 
-def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Candidates, spec: PairSpec,
+def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Mapping[str, list[tuple[str, float]]], spec: PairSpec,
                has_text: set[str] | None = None) -> Iterator[tuple[str, str, float]]:
     """Yield (qid, pid, label): per query its positives, then its sampled negatives.
 
@@ -63,13 +79,13 @@ def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Candidates, spec
     rng = random.Random(spec.seed)
     for qid in train_qids:
         judged = qrels.get(qid, {})
-        pos = [p for p in positives(qrels, qid, spec.min_relevance) if ok(p)]
+        pos = [p for p in positives(qrels, qid, spec.level) if ok(p)]
         if not pos:
             continue
         if spec.positives_per_query is not None and len(pos) > spec.positives_per_query:
             pos = sorted(rng.sample(pos, spec.positives_per_query))
         ranked = candidates.get(qid, [])[: spec.candidate_depth]  # the lists may be deeper (validation)
-        pool = [p for p, _ in ranked if judged.get(p, 0) < spec.min_relevance and ok(p)]
+        pool = [p for p, _ in ranked if judged.get(p, 0) < spec.level and ok(p)]
         if spec.negatives_per_query is not None and len(pool) > spec.negatives_per_query:
             pool = rng.sample(pool, spec.negatives_per_query)
         for p in pos:

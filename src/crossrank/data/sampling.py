@@ -50,18 +50,20 @@ class PairBatchSampler(Sampler[list[int]]):
         return {"epoch_state": self._epoch_state, "yielded": self._yielded}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        if state.get("epoch_state") is not None:
-            self._resume = (state["epoch_state"], int(state["yielded"]))  # type: ignore[arg-type]
+        epoch_state, yielded = state.get("epoch_state"), state.get("yielded")
+        if isinstance(epoch_state, torch.Tensor) and isinstance(yielded, int):
+            self._resume = (epoch_state, yielded)
 
     def epoch_batches(self) -> list[list[int]]:
         """Every batch of the epoch, in order (all ranks), drawn from the generator."""
         order = torch.randperm(self.n, generator=self.generator).tolist()
-        if self.lengths is None:
+        lengths = self.lengths
+        if lengths is None:
             batches = [order[i: i + self.batch_size] for i in range(0, self.n, self.batch_size)]
         else:
             batches = []
             for start in range(0, self.n, self.mega):
-                chunk = sorted(order[start: start + self.mega], key=lambda i: self.lengths[i])
+                chunk = sorted(order[start: start + self.mega], key=lambda i: lengths[i])
                 batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
             batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
         return batches

@@ -24,27 +24,58 @@ RunRow = tuple[str, str, float]  # (qid, pid, score)
 
 
 class Source(Protocol):
-    """What pair building and evaluation need from a data source."""
+    """Everything pair building, evaluation and teachers may ask of a data source; nothing else is asked.
+
+    Passage texts come through :meth:`passages` (the ids asked for) or :meth:`iter_passages` (all of them, for a
+    BM25 index); no caller reads a whole collection to look up a few passages."""
 
     name: str
 
-    def queries(self) -> dict[str, str]: ...
+    def queries(self) -> dict[str, str]:
+        """``{qid: text}`` of every query."""
+        ...
 
-    def qrels(self) -> Qrels: ...
+    def qrels(self) -> Qrels:
+        """``{qid: {pid: relevance}}``."""
+        ...
 
-    def has_run(self) -> bool: ...
+    def declared(self) -> dict[str, object]:
+        """What the set declares of itself (e.g. ``relevance_level``); {} when nothing."""
+        ...
 
-    def iter_run(self) -> Iterator[RunRow]: ...
+    def has_run(self) -> bool:
+        """Whether the source has a first-stage run (else BM25 over :meth:`iter_passages` is the first stage)."""
+        ...
 
-    def passages(self, pids: Iterable[str]) -> dict[str, str]: ...
+    def iter_run(self) -> Iterator[RunRow]:
+        """The first-stage run, streamed in file order (grouped by query)."""
+        ...
 
-    def iter_passages(self) -> Iterator[tuple[str, str]]: ...
+    def run_file_path(self) -> Path | None:
+        """The run's file on disk, for the fast Arrow reader (None: stream :meth:`iter_run`)."""
+        ...
 
-    def declared(self) -> dict[str, object]: ...
+    @property
+    def negate_score(self) -> bool:
+        """Whether the run file's scores are negated ranks (higher is worse) to flip when read."""
+        ...
 
-    def run_file_path(self) -> Path | None: ...
+    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
+        """True when every qid of ``candidates`` is a query and every pid can have a text."""
+        ...
 
-    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool: ...
+    def passages(self, pids: Iterable[str]) -> dict[str, str]:
+        """``{pid: text}`` of the ``pids`` that have a text."""
+        ...
+
+    def passage_ids(self) -> set[str] | None:
+        """The ids of every passage with a text, where the source can list them cheaply; None when it cannot
+        (then any id may have one: ask :meth:`passages`)."""
+        ...
+
+    def iter_passages(self) -> Iterator[tuple[str, str]]:
+        """Every ``(pid, text)`` of the collection."""
+        ...
 
 
 #: Keys a local folder may declare in its ``dataset.yaml``.
@@ -114,7 +145,8 @@ def read_trec_run(
 ) -> Iterator[RunRow]:
     """Stream a TREC run (``qid Q0 pid rank score tag``), checking ids against queries and passages."""
     rows = 0
-    current, seen = None, set()
+    current: str | None = None
+    seen: set[str] = set()
     for n, line in _read_lines(path):
         parts = line.split()
         if len(parts) != 6:
@@ -206,6 +238,13 @@ class LocalSource:
     def run_file_path(self) -> Path | None:
         """The run file, for the fast reader (:mod:`crossrank.data.runfile`)."""
         return self.run_path()
+
+    @property
+    def negate_score(self) -> bool:
+        return False
+
+    def passage_ids(self) -> set[str] | None:
+        return set(self.collection())
 
     def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
         """True when every qid and pid of ``candidates`` is a query and a passage with text."""
@@ -299,6 +338,9 @@ class IRDatasetsSource:
         queries = self.queries()
         return all(q in queries for q in candidates)  # pids are checked when their texts are fetched
 
+    def passage_ids(self) -> set[str] | None:
+        return None  # the docs store answers for any id; listing them all would read the whole corpus
+
     def _scoreddocs(self) -> Iterator[RunRow]:
         with fetching(self.dataset_id, "scoreddocs"):
             for s in self.dataset.scoreddocs_iter():
@@ -338,7 +380,7 @@ def _quiet_ir_datasets() -> None:
         return result
 
     logger.crossrank_quiet = True  # type: ignore[attr-defined]
-    ir_datasets.log.Logger.logger = logger  # type: ignore[method-assign]
+    ir_datasets.log.Logger.logger = logger
 
 
 def _reason(error: BaseException) -> str:
@@ -369,6 +411,13 @@ def fetching(dataset_id: str, what: str) -> Iterator[None]:
         raise DataError(f"ir_datasets: cannot download the {what} of {dataset_id}{where} ({_reason(e)}); offline, use "
                         "a local copy in the irdata format: data=local data.path=DIR or eval=local eval.path=DIR"
                         ) from None
+
+
+def declared_level(source: Source) -> int:
+    """The relevance level a source declares for itself (``relevance_level`` in a folder's ``dataset.yaml``),
+    else 1: binary metrics and training positives count relevance >= this."""
+    value = source.declared().get("relevance_level")
+    return value if isinstance(value, int) else 1
 
 
 def read_declaration(path: Path) -> dict[str, object]:

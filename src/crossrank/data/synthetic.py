@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from crossrank.files import atomic_path
+
 _SYLLABLES = ["ka", "lor", "vin", "dra", "mel", "tos", "bre", "lun", "zor", "via", "pel", "qua",
               "rin", "sor", "tal", "men", "gor", "fia", "nel", "dun", "bar", "ost", "ely", "cam"]
 
@@ -86,13 +88,14 @@ def make_synthetic(out_dir: str | Path, train_countries: int = 30, test_countrie
         name = _word(rng)
         if name not in names:
             names.append(name)
-    _write_split(splits["train"], names[:train_countries], rng, "tr")
-    _write_split(splits["test"], names[train_countries:], rng, "te")
     val_rng = random.Random(seed + 1)
     val_names: list[str] = []
-    while len(val_names) < val_countries:
-        name = _word(val_rng)
-        if name not in names and name not in val_names:
-            val_names.append(name)
-    _write_split(splits["val"], val_names, val_rng, "va")
+    with atomic_path(out, folder=True) as tmp:  # a sample cut short is never taken for a complete one
+        _write_split(tmp / "train", names[:train_countries], rng, "tr")
+        _write_split(tmp / "test", names[train_countries:], rng, "te")
+        while len(val_names) < val_countries:
+            name = _word(val_rng)
+            if name not in names and name not in val_names:
+                val_names.append(name)
+        _write_split(tmp / "val", val_names, val_rng, "va")
     return splits

@@ -37,24 +37,21 @@ def canonical_run(run: Mapping[str, Mapping[str, float]]) -> RunDict:
     return out
 
 
-def to_ranx(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
-            name: str = "run") -> tuple[RanxQrels, RanxRun]:
-    """ranx objects restricted to judged queries, with empty results for judged queries not in the run."""
-    qrels_dict = {q: dict(j) for q, j in qrels.items() if j}
-    run_dict = canonical_run({q: d for q, d in run.items() if q in qrels_dict and d})
-    ranx_run = RanxRun(run_dict, name=name)
-    ranx_qrels = RanxQrels(qrels_dict)
-    return ranx_qrels, ranx_run.make_comparable(ranx_qrels)
-
-
 def evaluate_run(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
                  metrics: list[str], name: str = "run") -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """(mean metrics, per-query metrics {metric: {qid: value}})."""
-    ranx_qrels, ranx_run = to_ranx(qrels, run, name)
-    means = evaluate(ranx_qrels, ranx_run, metrics, make_comparable=False)
-    means = {metrics[0]: means} if len(metrics) == 1 else means
-    per_query = {m: {q: float(v) for q, v in ranx_run.scores[m].items()} for m in metrics}
-    return {m: float(v) for m, v in means.items()}, per_query
+    """(mean metrics, per-query metrics {metric: {qid: value}}) over the judged queries. A judged query the run
+    has no candidate for scores 0 on every metric (trec_eval's convention); ranx sees only the others, so a
+    run that covers few or none of the judged queries is scored too."""
+    judged = {q: dict(j) for q, j in qrels.items() if j}
+    per_query = {m: dict.fromkeys(judged, 0.0) for m in metrics}
+    scored = canonical_run({q: d for q, d in run.items() if q in judged and d})
+    if scored:
+        ranx_run = RanxRun(scored, name=name)
+        evaluate(RanxQrels({q: judged[q] for q in scored}), ranx_run, metrics, make_comparable=False)
+        for m in metrics:
+            per_query[m].update({q: float(v) for q, v in ranx_run.scores[m].items()})
+    means = {m: sum(values.values()) / len(values) if values else float("nan") for m, values in per_query.items()}
+    return means, per_query
 
 
 def rows_to_run(rows: Iterable[tuple[str, str, float]]) -> RunDict:

@@ -2,9 +2,14 @@
 
 Candidates stream from the source in shards of ``shard_size`` pairs: only one shard's texts and
 scores are in memory at a time. Each finished shard is written atomically to
-``<out>/shards/shard-NNNNN.tsv`` (qid, pid, first-stage score, reranker score); a rerun with the
-same model, source and depth skips the shards already there. With several workers (``rank`` of
-``world_size``), shard ``i`` belongs to worker ``i % world_size``; the shards are merged afterwards.
+``<out>/shards/shard-NNNNN.tsv`` (qid, pid, first-stage score, reranker score). With several workers
+(``rank`` of ``world_size``), shard ``i`` belongs to worker ``i % world_size``; the shards are merged afterwards.
+
+The cache key (the one place that says what changes a score): scores are reused only when they were made by
+the same scorer (:meth:`~crossrank.scorer.CrossEncoderScorer.fingerprint`: the digest of the weights, max
+length, backend, precision, attention kernel, device) from the same inputs (each shard's first line holds a
+digest of its candidates and of their query and passage texts). A rerun of an interrupted evaluation with the
+same model skips the shards already scored; any other model, setting, run file or text is scored afresh.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class RerankResult:
     """Where an evaluation set's scores are (``shards``) plus what they cost."""
 
     shards: Path
+    key: dict[str, object]  # the scorer's fingerprint (scorer_key): weights digest, length, backend...
     n_pairs: int
     scored_pairs: int  # pairs scored in this call (resumed shards excluded)
     seconds: float
@@ -61,24 +67,46 @@ def cut_per_query(rows: Iterator[RunRow], depth: int | None, name: str = "run") 
             yield qid, pid, score
 
 
-def _fingerprint(model_id: str, source_name: str, depth: int | None, max_length: int) -> str:
-    text = json.dumps([model_id, source_name, depth, max_length])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+#: Bumped when the shard format changes: older shards are then scored afresh.
+SHARD_FORMAT = 2
+KEY_PREFIX = "#key\t"
+
+
+def scorer_key(scorer: CrossEncoderScorer) -> dict[str, object]:
+    """What must match for any stored score to be reused: the scorer's fingerprint and the shard format."""
+    return {"format": SHARD_FORMAT, **scorer.fingerprint()}
+
+
+def shard_key(chunk: list[RunRow], queries: dict[str, str], texts: dict[str, str]) -> str:
+    """A digest of a shard's inputs: its (qid, pid, first-stage score) rows, their query and passage texts."""
+    h = hashlib.sha256()
+    for qid, pid, first in chunk:
+        h.update(f"{qid}\t{pid}\t{first!r}\t{queries[qid]}\t{texts[pid]}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _stored_key(path: Path) -> str | None:
+    """The input digest on a shard's first line (None: no shard, or one from before digests)."""
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as f:
+        first = f.readline()
+    return first[len(KEY_PREFIX):].strip() if first.startswith(KEY_PREFIX) else None
 
 
 def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows: Iterator[RunRow],
-           depth: int | None = None, batch_size: int | None = None, shard_size: int = 50_000, model_id: str = "",
+           depth: int | None = None, batch_size: int | None = None, shard_size: int = 50_000,
            rank: int = 0, world_size: int = 1, progress: bool = True,
            barrier: Callable[[], None] | None = None) -> RerankResult | None:
     """Score the streamed candidate ``rows``; return both runs (None on workers other than rank 0,
     which only write their shards). ``barrier`` waits for every worker before rank 0 merges."""
     shards = Path(out_dir) / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    meta = {"fingerprint": _fingerprint(model_id, source.name, depth, scorer.max_length), "shard_size": shard_size}
+    meta = scorer_key(scorer)
     meta_path = shards / "meta.json"
     if rank == 0:
         if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
-            log.info("%s: scores in %s are from another model or setting; starting afresh", source.name, shards)
+            log.info("%s: the scores in %s are another model's or setting's; scoring afresh", source.name, shards)
             for f in shards.glob("shard-*.tsv"):
                 f.unlink()
         write_text(meta_path, json.dumps(meta))
@@ -87,38 +115,54 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
 
     queries = source.queries()
     start = time.perf_counter()
-    scored = 0
+    scored = reused = count = 0
     stream = cut_per_query(rows, depth, source.name)
     with tqdm(desc=f"rerank {source.name}", unit="pair", disable=not progress or rank != 0, smoothing=0.1) as bar:
         for i in itertools.count():
             chunk = list(itertools.islice(stream, shard_size))
             if not chunk:
                 break
+            count = i + 1
             path = shards / f"shard-{i:05d}.tsv"
-            if i % world_size != rank or path.exists():
+            if i % world_size != rank:
                 bar.update(len(chunk))
                 continue
-            texts = source.passages({pid for _, pid, _ in chunk})
-            missing = [pid for _, pid, _ in chunk if pid not in texts]
-            if missing:
-                raise DataError(f"{source.name}: the run names pid {missing[0]!r}, which has no passage text")
-            unknown = [qid for qid, _, _ in chunk if qid not in queries]
-            if unknown:
-                raise DataError(f"{source.name}: the run names qid {unknown[0]!r}, which is not a query")
+            texts = _texts(source, chunk, queries)
+            key = shard_key(chunk, queries, texts)
+            if _stored_key(path) == key:
+                reused += len(chunk)
+                bar.update(len(chunk))
+                continue
             scores = _score_with_bar(scorer, [queries[q] for q, _, _ in chunk], [texts[p] for _, p, _ in chunk],
                                      batch_size, bar)
-            write_text(path, "".join(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n"
-                                     for (qid, pid, first), s in zip(chunk, scores)))
+            write_text(path, KEY_PREFIX + key + "\n" + "".join(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n"
+                                                              for (qid, pid, first), s in zip(chunk, scores)))
             scored += len(chunk)
     seconds = time.perf_counter() - start
     if barrier is not None:
         barrier()
     if rank != 0:
         return None
+    for stale in sorted(shards.glob("shard-*.tsv"))[count:]:  # the candidates were more before
+        stale.unlink()
+    if reused:
+        log.info("%s: %d pairs' scores reused from %s (same model, settings and inputs)", source.name, reused, shards)
     n = sum(1 for _ in iter_shard_rows(shards))
     if n == 0:
         raise DataError(f"{source.name}: no candidates to rerank (empty run)")
-    return RerankResult(shards, n, scored, seconds)
+    return RerankResult(shards, meta, n, scored, seconds)
+
+
+def _texts(source: Source, chunk: list[RunRow], queries: dict[str, str]) -> dict[str, str]:
+    """The passage texts of a shard's candidates; a run id without a query or a text is an error."""
+    texts = source.passages({pid for _, pid, _ in chunk})
+    missing = [pid for _, pid, _ in chunk if pid not in texts]
+    if missing:
+        raise DataError(f"{source.name}: the run names pid {missing[0]!r}, which has no passage text")
+    unknown = [qid for qid, _, _ in chunk if qid not in queries]
+    if unknown:
+        raise DataError(f"{source.name}: the run names qid {unknown[0]!r}, which is not a query")
+    return texts
 
 
 def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: list[str], batch_size: int | None,
@@ -133,6 +177,8 @@ def iter_shard_rows(shards: Path) -> Iterator[tuple[str, str, float, float]]:
     for path in sorted(shards.glob("shard-*.tsv")):
         with path.open(encoding="utf-8") as f:
             for line in f:
+                if line.startswith("#"):
+                    continue
                 qid, pid, a, b = line.rstrip("\n").split("\t")
                 yield qid, pid, float(a), float(b)
 

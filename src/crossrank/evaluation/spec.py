@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossrank.data.sources import Source, load_source
+from crossrank.data.sources import Source, declared_level, load_source
 from crossrank.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class EvalSet:
         """The relevance level in force: the config's, else the source's declared one, else 1."""
         if self.relevance_level is not None:
             return int(self.relevance_level)
-        return int(getattr(source, "declared", dict)().get("relevance_level") or 1)
+        return declared_level(source)
 
     def metric_names(self, source: Source) -> list[str]:
         return metric_names(self.depth, self.level(source), self.metrics)

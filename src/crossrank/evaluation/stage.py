@@ -18,7 +18,7 @@ from crossrank.evaluation.metrics import RunDict, evaluate_run, rows_to_run
 from crossrank.evaluation.report import compare_scores, to_markdown, to_text, write_per_query
 from crossrank.evaluation.rerank import iter_query_chunks, iter_shard_rows, rerank
 from crossrank.evaluation.spec import EvalSet, graded_level_warning
-from crossrank.files import json_safe, write_json, write_text
+from crossrank.files import atomic_path, json_safe, write_json, write_text
 from crossrank.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,6 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
     names_of_runs = ["first_stage", "reranked", *(["interpolated"] if alpha is not None else []), *others]
     per_query: dict[str, dict[str, dict[str, float]]] = {r: {m: {} for m in names} for r in names_of_runs}
     seen: set[str] = set()
-    tmp = run_file.with_name(f".{run_file.name}.tmp")
 
     def add(runs: dict[str, RunDict], qids) -> None:
         judged = {q: qrels[q] for q in qids if qrels.get(q)}
@@ -66,22 +65,19 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
             for m in names:
                 per_query[name][m].update(values[m])
 
-    mixed_file = run_file.with_name("run.interpolated.trec")
-    mixed_tmp = mixed_file.with_name(f".{mixed_file.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f, \
-            (mixed_tmp.open("w", encoding="utf-8") if alpha is not None else contextlib.nullcontext()) as g:
+    with contextlib.ExitStack() as files:
+        f = files.enter_context(files.enter_context(atomic_path(run_file)).open("w", encoding="utf-8"))
+        g = files.enter_context(files.enter_context(atomic_path(run_file.with_name("run.interpolated.trec")))
+                                .open("w", encoding="utf-8")) if alpha is not None else None
         for first, reranked in iter_query_chunks(shards, chunk):
             seen.update(first)
             f.writelines(trec_lines(reranked, "crossrank"))
             mixed = {}
-            if alpha is not None:
+            if g is not None and alpha is not None:
                 mixed = {"interpolated": interpolate(reranked, first, alpha, teacher, beta)}
                 g.writelines(trec_lines(mixed["interpolated"], f"crossrank-interpolated-{alpha}"))
             add({"first_stage": first, "reranked": reranked, **mixed,
                  **{n: {q: other[q] for q in first if q in other} for n, other in others.items()}}, list(first))
-    tmp.replace(run_file)
-    if alpha is not None:
-        mixed_tmp.replace(mixed_file)
     missing = [q for q in qrels if q not in seen]
     add({name: ({q: others[name][q] for q in missing if q in others[name]} if name in others else {})
          for name in names_of_runs}, missing)
@@ -93,24 +89,38 @@ def teacher_run(spec: EvalSet, source: Source, shards: Path, out: Path) -> RunDi
     from crossrank.teach import load_teacher, score_pairs
 
     pairs = [(qid, pid) for qid, pid, _, _ in iter_shard_rows(shards)]
-    fn, tag = load_teacher(spec.teacher, "eval.teacher")
-    run = score_pairs(fn, pairs, source.queries(), source.collection())
+    fn, tag = load_teacher(spec.teacher or "", "eval.teacher")
+    run = score_pairs(fn, pairs, source.queries(), source.passages({pid for _, pid in pairs}))
     write_text(out / "run.teacher.trec", "".join(trec_lines(run, f"teacher-{tag}")))
     return run
 
 
-def settings_line(spec: EvalSet, level: int, max_length: int, model_id: str, backend: str = "torch") -> str:
+#: What an evaluation writes beside its score shards: removed when it starts again, so no file of an earlier
+#: model or setting is left beside the new scores if this one is cut short.
+OUTPUTS = ("metrics.json", "report.md", "report.json", "per_query.tsv", "run.trec", "run.interpolated.trec",
+           "run.teacher.trec")
+
+
+def model_line(model_id: str | None, digest: object) -> str:
+    """The model of a report: the folder that loads it again (None: not exported) and its weights' digest."""
+    where = f"Model `{model_id}`" if model_id else "The model (not exported: export=false)"
+    return f"{where}, weights digest `{digest}`"
+
+
+def settings_line(spec: EvalSet, level: int, max_length: int, model: str, backend: str = "torch") -> str:
     """How the numbers were made, in one sentence for reports."""
     depth = "all candidates" if spec.depth is None else f"the top {spec.depth} candidates"
-    return (f"Model `{model_id}` reranked {depth} per query at max_length {max_length} (backend {backend}). "
+    return (f"{model} reranked {depth} per query at max_length {max_length} (backend {backend}). "
             "Binary metrics (MRR, MAP, "
             f"recall) count relevance >= {level} as relevant; nDCG uses the graded judgments.")
 
 
-def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path, model_id: str = "model",
+def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path, model_id: str | None = None,
                  progress: bool = True, rank: int = 0, world_size: int = 1,
                  barrier: Callable[[], None] | None = None) -> dict[str, Any] | None:
-    """Rerank and evaluate one set; write its files; return the content of ``metrics.json``.
+    """Rerank and evaluate one set; write its files; return the content of ``metrics.json``. ``model_id``: the
+    folder or Hub id that loads the scored model again (None: it was not exported); reports name it and the
+    digest of its weights.
 
     The judgments and the first row of the run are read before anything is written, so bad input
     leaves no output folder behind.
@@ -136,9 +146,10 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
     if rank == 0:
-        metrics_path.unlink(missing_ok=True)  # never leave an old, complete-looking result beside new shards
-    result = rerank(source, scorer, out, rows, spec.depth, spec.batch_size, spec.shard_size, model_id, rank,
-                    world_size, progress, barrier)
+        for name in OUTPUTS:  # never leave an old, complete-looking result beside new shards
+            (out / name).unlink(missing_ok=True)
+    result = rerank(source, scorer, out, rows, spec.depth, spec.batch_size, spec.shard_size, rank, world_size,
+                    progress, barrier)
     if result is None:
         return None
     others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))
@@ -153,7 +164,9 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
     means = {name: {m: float(np.mean(list(values[m].values()))) if values[m] else float("nan") for m in names}
              for name, values in per_query.items()}
     report = compare_scores(per_query, names, spec.stat_test, spec.max_p).to_dict() | {"max_p": spec.max_p}
-    settings = settings_line(spec, level, scorer.max_length, model_id, getattr(scorer, "backend", "torch"))
+    digest = result.key["weights"]
+    settings = settings_line(spec, level, scorer.max_length, model_line(model_id, digest),
+                             getattr(scorer, "backend", "torch"))
     write_per_query(out / "per_query.tsv", per_query)
     title = f"{spec.name}: {result.n_pairs} pairs, {len(qrels)} judged queries"
     notes = [settings] + ([f"Warning: {warning}."] if warning else [])
@@ -167,7 +180,8 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         "first_stage": means["first_stage"], "reranked": means["reranked"],
         "n_queries": n_queries, "n_pairs": result.n_pairs,
         "n_judged_queries": len(qrels), "depth": spec.depth, "relevance_level": level,
-        "max_length": scorer.max_length, "model": model_id, "backend": getattr(scorer, "backend", "torch"),
+        "max_length": scorer.max_length, "model": model_id, "model_digest": digest,
+        "backend": getattr(scorer, "backend", "torch"),
         "compiled": bool(getattr(scorer, "compiled", False)),
         "cudnn_attention": bool(getattr(scorer, "cudnn_attention", False)),
         "pairs_per_second": round(result.pairs_per_second, 2), "scored_pairs": result.scored_pairs,

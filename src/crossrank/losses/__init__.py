@@ -1,13 +1,29 @@
-"""Training objectives, one per file. Pointwise losses take (logits, labels) of any shape; grouped ones
-(``grouped = True``) take (groups, group_size) tensors from ``data.group_size`` batches, and distillation losses
-(``needs_teacher = True``) the teacher's scores of the same pairs too."""
+"""Training objectives, one per file. Pointwise losses take (logits, labels) of any shape; grouped ones take
+(groups, group_size) tensors from ``data.group_size`` batches, and distillation losses the teacher's scores of the
+same pairs too: :mod:`crossrank.losses.registry` says which is which.
 
-from crossrank.losses.bce import BCELoss
-from crossrank.losses.kl_div import KLDivLoss
-from crossrank.losses.lambdaloss import LambdaLoss
-from crossrank.losses.lce import LCELoss
-from crossrank.losses.listnet import ListNetLoss
-from crossrank.losses.margin_mse import MarginMSELoss
-from crossrank.losses.ranknet import RankNetLoss
+The classes load on first use, so the registry can be read without importing torch."""
 
-__all__ = ["BCELoss", "KLDivLoss", "LambdaLoss", "LCELoss", "ListNetLoss", "MarginMSELoss", "RankNetLoss"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from crossrank.losses.registry import LOSSES
+
+if TYPE_CHECKING:
+    from crossrank.losses.bce import BCELoss
+    from crossrank.losses.kl_div import KLDivLoss
+    from crossrank.losses.lambdaloss import LambdaLoss
+    from crossrank.losses.lce import LCELoss
+    from crossrank.losses.listnet import ListNetLoss
+    from crossrank.losses.margin_mse import MarginMSELoss
+    from crossrank.losses.ranknet import RankNetLoss
+
+__all__ = ["BCELoss", "KLDivLoss", "LCELoss", "LambdaLoss", "ListNetLoss", "MarginMSELoss", "RankNetLoss"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LOSSES:
+        return getattr(importlib.import_module(f"{__name__}.{LOSSES[name].name}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

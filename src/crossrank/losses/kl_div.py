@@ -15,9 +15,6 @@ class KLDivLoss(nn.Module):
         temperature: ``T`` for the teacher's scores (e.g. 0.05 for cosine similarities).
     """
 
-    grouped = True
-    needs_teacher = True
-
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
         self.temperature = temperature

@@ -28,8 +28,6 @@ class LambdaLoss(nn.Module):
     """Sum over pairs with ``label_i > label_j`` of ``|delta NDCG_ij| * log(1 + exp(-(s_i - s_j)))``, averaged
     over groups (shape (groups, group_size)). The weights are constants (no gradient flows through the ranks)."""
 
-    grouped = True
-
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         weights = delta_ndcg(logits.detach(), labels) * pair_mask(labels)
         diff = logits[:, :, None] - logits[:, None, :]

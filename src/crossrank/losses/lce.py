@@ -14,8 +14,6 @@ class LCELoss(nn.Module):
     (groups, group_size): with one positive (``data.group_size``'s 1 + k), ``-log softmax(logits)_positive``;
     several positives share the target equally. A group without a positive label is an error."""
 
-    grouped = True
-
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         target = labels.to(logits.dtype).clamp(min=0)
         total = target.sum(dim=-1, keepdim=True)

@@ -10,8 +10,6 @@ from torch import nn
 class ListNetLoss(nn.Module):
     """``-sum_i softmax(labels)_i * log softmax(logits)_i``, averaged over groups of shape (groups, group_size)."""
 
-    grouped = True
-
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         target = torch.softmax(labels.to(logits.dtype), dim=-1)
         return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()

@@ -11,9 +11,6 @@ class MarginMSELoss(nn.Module):
     """Mean squared error between student and teacher margins of the positive (column 0) over each negative;
     tensors of shape (groups, group_size)."""
 
-    grouped = True
-    needs_teacher = True
-
     def forward(self, logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         student = logits[:, :1] - logits[:, 1:]
         target = (teacher[:, :1] - teacher[:, 1:]).to(logits.dtype)

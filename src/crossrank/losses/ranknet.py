@@ -17,8 +17,6 @@ class RankNetLoss(nn.Module):
     Takes logits and labels of shape (groups, group_size) (``data.group_size``); groups without such a pair
     count zero."""
 
-    grouped = True
-
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         mask = pair_mask(labels)
         diff = logits[:, :, None] - logits[:, None, :]

@@ -1,0 +1,20 @@
+"""The digest of a model's weights: what identifies the model that produced a score, whatever folder it sits in."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 (first 16 hex digits) of every tensor of ``model``'s state dict: names, dtypes, shapes and bytes.
+    A compiled model (``torch.compile``) has the digest of the model it wraps."""
+    model = getattr(model, "_orig_mod", model)
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
