@@ -45,6 +45,13 @@ def test_evaluation_results_are_hub_model_index() -> None:
     assert "| reranked | 0.6123 | - |" in card.text
 
 
+def test_every_head_has_its_loaders() -> None:
+    from crossrank.model_card import LOADERS
+    from crossrank.segment_cosine import HEADS
+
+    assert sorted(LOADERS) == sorted(HEADS)
+
+
 def test_each_head_names_what_loads_it() -> None:
     """A classifier export loads in sentence-transformers and transformers; a segment-cosine export only in
     crossrank, and its card must not send anyone to CrossEncoder."""

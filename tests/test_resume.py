@@ -86,16 +86,19 @@ def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("during", ["training", "validation"])
-def test_a_kill_at_a_validation_step_then_resume_is_exact(during: str, uninterrupted: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("during", "signal"), [("training", "KILL"), ("validation", "KILL"),
+                                                ("validation", "TERM")])
+def test_a_kill_at_a_validation_step_then_resume_is_exact(during: str, signal: str, uninterrupted: Path,
+                                                          tmp_path: Path) -> None:
     """The quickstart validates every 30 steps. Killed just after step 30's validation, the run resumes from a
     checkpoint taken after that validation (not before it, which would skip it and continue from another random
-    state); killed in the middle of step 60's validation, it resumes from step 50 and validates at 60."""
-    out = tmp_path / during
+    state); killed or stopped (SIGTERM, a preemption) in the middle of step 60's validation, it resumes from
+    step 50 and validates at 60."""
+    out = tmp_path / f"{during}-{signal}"
     step = 31 if during == "training" else 60
     proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", f"+callbacks.kill.step={step}",
-                    f"+callbacks.kill.during={during}")
-    assert proc.returncode == -9
+                    f"+callbacks.kill.during={during}", f"+callbacks.kill.signal={signal}")
+    assert proc.returncode == -9 if signal == "KILL" else proc.returncode != 0
     assert checkpoint_step(out) == (30 if during == "training" else 50)
     proc = train_py(out, "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -243,11 +246,14 @@ def test_outputs_are_written_through_the_one_atomic_helper() -> None:
         if path.name == "files.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
-                    node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in (
-                    ("os", "replace"), ("os", "rename"), ("shutil", "move")):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                    # os.replace / os.rename / shutil.move, or a path's .rename(p) / .replace(p) (one argument:
+                    # str.replace takes two)
+                    (isinstance(node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in (
+                        ("os", "replace"), ("os", "rename"), ("shutil", "move")))
+                    or (node.func.attr in ("rename", "replace") and len(node.args) == 1 and not node.keywords)):
                 found.append(f"{path.relative_to(src)}:{node.lineno}")
-            if isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.Constant) and str(v.value).endswith(
-                    (".tmp", ".partial")) for v in node.values):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    ".tmp" in node.value or ".partial" in node.value):
                 found.append(f"{path.relative_to(src)}:{node.lineno}")
     assert not found, found

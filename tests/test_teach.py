@@ -95,6 +95,7 @@ def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir:
                                                                  tmp_path: Path) -> None:
     """eval.teacher works on any source (here a locally registered ir_datasets set, as trec_dl_2019 is read),
     fetching only the passages it scores, and gives the same teacher run as the same folder read locally."""
+    import ir_datasets.indices
     from data.test_sources import register_local_ir_dataset
 
     from crossrank.evaluation.spec import EvalSet
@@ -103,9 +104,21 @@ def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir:
 
     scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
     dataset_id = register_local_ir_dataset("crossrank-test/teacher-eval", data)
+    asked: list[int] = []
+    real_get_many = ir_datasets.indices.PickleLz4FullStore.get_many
+
+    def counting(self, doc_ids, *args, **kwargs):
+        asked.append(len(set(doc_ids)))
+        return real_get_many(self, doc_ids, *args, **kwargs)
+
+    ir_datasets.indices.PickleLz4FullStore.get_many = counting
     common = {"depth": 3, "relevance_level": 2, "teacher": "bi-encoder", "teacher_weight": 0.5, "interpolate": 0.2}
-    ird = evaluate_set(scorer, EvalSet(name="ird", kind="ir_datasets", dataset_id=dataset_id, **common),
-                       tmp_path, progress=False)
+    try:
+        ird = evaluate_set(scorer, EvalSet(name="ird", kind="ir_datasets", dataset_id=dataset_id, **common),
+                           tmp_path, progress=False)
+    finally:
+        ir_datasets.indices.PickleLz4FullStore.get_many = real_get_many
+    assert asked and max(asked) <= 18  # the docs store is asked for the candidates' passages, never all 24
     local = evaluate_set(scorer, EvalSet(name="loc", path=str(data), **common), tmp_path, progress=False)
     assert ird["others"]["teacher"] == pytest.approx(local["others"]["teacher"])
     teacher_lines = (tmp_path / "eval" / "ird" / "run.teacher.trec").read_text().splitlines()

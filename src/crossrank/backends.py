@@ -64,6 +64,7 @@ def _like(scorer: CrossEncoderScorer, model: torch.nn.Module) -> CrossEncoderSco
     out = CrossEncoderScorer(model, scorer.tokenizer, max_length=scorer.max_length)
     out.label, out.backend = scorer.label, scorer.backend
     out.cudnn_attention = scorer.cudnn_attention
+    out.origin_digest = scorer.origin_digest or weights_digest(scorer.model)
     return out
 
 
@@ -88,7 +89,8 @@ class OnnxScorer(CrossEncoderScorer):
         except ImportError:
             raise ConfigError("model.backend: onnx needs ONNX Runtime: pip install -e \".[onnx]\"") from None
         cache = Path(cache_dir or os.environ.get("CROSSRANK_CACHE") or Path.home() / ".cache" / "crossrank") / "onnx"
-        path = cache / weights_digest(scorer.model) / ("model-int8.onnx" if quantize else "model.onnx")
+        digest = scorer.origin_digest or weights_digest(scorer.model)
+        path = cache / digest / ("model-int8.onnx" if quantize else "model.onnx")
         if not path.is_file():
             export_onnx(scorer, path.with_name("model.onnx"))
             if quantize:
@@ -101,6 +103,7 @@ class OnnxScorer(CrossEncoderScorer):
         options.intra_op_num_threads = torch.get_num_threads()
         out = cls(scorer.model, scorer.tokenizer, max_length=scorer.max_length)
         out.label = scorer.label
+        out.origin_digest = digest
         out.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         out.input_names = [i.name for i in out.session.get_inputs()]
         return out

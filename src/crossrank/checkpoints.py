@@ -40,11 +40,13 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
-        loop = trainer.fit_loop.epoch_loop
-        if due and not self._should_skip_saving_checkpoint(trainer) and loop._should_check_val_fx(
-                trainer.fit_loop._data_fetcher) and trainer.num_val_batches and sum(trainer.num_val_batches):
-            self._after_validation = True  # saved by on_validation_end below
-            return
+        if due and not self._should_skip_saving_checkpoint(trainer):
+            validates = trainer.fit_loop.epoch_loop._should_check_val_fx(trainer.fit_loop._data_fetcher) and bool(
+                sum(trainer.num_val_batches or [0]))
+            # every rank saves at the same point (saving waits for all of them), so all must validate to defer
+            if trainer.strategy.reduce_boolean_decision(validates, all=True):
+                self._after_validation = True  # saved by on_validation_end below
+                return
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
@@ -78,8 +80,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class SaveOnInterrupt(Callback):
     """Saves ``last.ckpt`` when the run is stopped from outside (SIGTERM, e.g. a preempted job; Ctrl-C), so a
-    rerun with ``ckpt_path=last`` continues from there. Not on errors: a failing step must not replace the
-    last good checkpoint."""
+    rerun with ``ckpt_path=last`` continues from there. Not on errors (a failing step must not replace the last
+    good checkpoint), and not in the middle of a validation: its rows are not in a checkpoint, so the run
+    resumes from the last checkpoint before it and validates again."""
 
     def __init__(self, dirpath: str, filename: str = "last") -> None:
         self.path = Path(dirpath) / f"{filename}.ckpt"
@@ -87,7 +90,7 @@ class SaveOnInterrupt(Callback):
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-        if isinstance(exception, SIGTERMException | KeyboardInterrupt):
+        if isinstance(exception, SIGTERMException | KeyboardInterrupt) and not trainer.validating:
             trainer.save_checkpoint(self.path)
 
 
@@ -99,11 +102,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CrossrankError(f"{path}: not loaded: it holds more than weights and plain data (loading it could run "
                              f"code; {reason[:200]})") from None
+    except (RuntimeError, EOFError, OSError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CrossrankError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
 
 
 def resolve(ckpt_path: str | None, out: Path) -> str | None:

@@ -106,7 +106,8 @@ def summarize(out: Path, folds: list[list[str]], results: dict[int, dict[str, An
         | {"n_queries": len(folds[k]), "interpolation": results[k].get("interpolation")} for k in results}
     mean = {r: {m: sum(fold_rows[k][r][m] for k in results) / len(results) for m in metrics}
             for r in runs if all(fold_rows[k].get(r) for k in results)}
-    payload = json_safe({"folds": len(folds), "folds_run": sorted(results), "per_fold": fold_rows,
+    payload = json_safe({"set": Path(str(cfg.data.path)).name, "folds": len(folds), "folds_run": sorted(results),
+                         "per_fold": fold_rows,
                          "mean_of_folds": mean, "pooled": {r: report[r]["scores"] for r in runs},
                          "significance": {m: report["reranked"]["comparisons"]["first_stage"][m] for m in metrics},
                          "queries": sum(len(folds[k]) for k in results)})

@@ -18,3 +18,11 @@ def weights_digest(model: nn.Module) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def tokenizer_digest(tokenizer: object) -> str:
+    """sha256 (first 16 hex digits) of a tokenizer's full definition (vocabulary, normalizer, special tokens):
+    the same weights read through another tokenizer give other scores."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    text = backend.to_str() if backend is not None else repr(sorted(getattr(tokenizer, "get_vocab", dict)().items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

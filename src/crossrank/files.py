@@ -50,40 +50,69 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _put_in_place(tmp: Path, dest: Path) -> None:
-    """Move the finished ``tmp`` to ``dest``, replacing what is there without a moment of no ``dest``."""
+def _swap_in(tmp: Path, dest: Path) -> Path | None:
+    """Put the finished ``tmp`` at ``dest`` without a moment of no ``dest``; returns where the previous folder
+    now is (to delete), or None."""
     if not tmp.is_dir() or not dest.exists():
         os.replace(tmp, dest)  # a file (atomic on POSIX), or a folder where there was none
-        return
-    if not _exchange(tmp, dest):
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        tmp = old
-    shutil.rmtree(tmp)  # the previous copy
+        return None
+    if _exchange(tmp, dest):
+        return tmp  # it holds the previous folder now
+    old = dest.with_name(f".{dest.name}.{os.getpid()}.old")
+    os.rename(dest, old)
+    os.rename(tmp, dest)
+    return old
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_leftovers(dest: Path) -> None:
+    """Remove the temporary and previous copies that processes which died left beside ``dest``."""
+    for path in [*dest.parent.glob(f".{dest.name}.*.tmp"), *dest.parent.glob(f".{dest.name}.*.old")]:
+        pid = path.name[len(dest.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            _remove(path)
+
+
+def _write_error(dest: Path, tmp: Path, e: OSError) -> str:
+    """One line naming ``dest``, and the other file when the failure was there (a source that vanished)."""
+    other = e.filename and not str(e.filename).startswith(str(tmp)) and str(e.filename) != str(dest)
+    return f"{dest}: not written: {e.filename}: {e.strerror or e}" if other else \
+        f"{dest}: cannot write ({e.strerror or e})"
 
 
 @contextlib.contextmanager
 def atomic_path(dest: str | Path, folder: bool = False) -> Iterator[Path]:
     """A temporary path beside ``dest`` to build the output in (a file, or with ``folder`` an empty folder);
     when the block ends it replaces ``dest``; when the block fails it is removed and ``dest`` is untouched.
-    A write that fails for want of space or permission becomes one line naming ``dest``."""
+    A write that fails for want of space or permission becomes one line naming ``dest``. What a killed process
+    left beside ``dest`` is removed first."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(dest)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")  # per process: two writers never share one
     _remove(tmp)
     if folder:
         tmp.mkdir()
     try:
         yield tmp
-        _put_in_place(tmp, dest)
+        previous = _swap_in(tmp, dest)
     except OSError as e:
         _remove(tmp)
-        raise CrossrankError(f"{dest}: cannot write ({e.strerror or e})") from None
+        raise CrossrankError(_write_error(dest, tmp, e)) from None
     except BaseException:
         _remove(tmp)
         raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)  # the new copy is in place: this is only cleaning up
 
 
 def _remove(path: Path) -> None:

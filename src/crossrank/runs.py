@@ -47,7 +47,11 @@ class RunDir:
         return [RunDir(d) for d in sorted(found, key=lambda d: int(d.name[4:]))]
 
     def cv_set(self) -> str:
-        """The name of a cross-validation's pooled evaluation: the folder its folds split (``data.path``)."""
+        """The name of a cross-validation's pooled evaluation: the folder its folds split (``cv/metrics.json``'s
+        ``set``; records made before it was written: the folds' ``data.path``)."""
+        saved = json.loads((self.path / CV_METRICS).read_text()).get("set")
+        if saved:
+            return str(saved)
         for fold in self.folds():
             path = (fold.config().get("data") or {}).get("path") or next(
                 (o.split("=", 1)[1] for o in fold.overrides() if o.startswith("data.path=")), None)

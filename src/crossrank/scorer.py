@@ -77,6 +77,8 @@ class CrossEncoderScorer(nn.Module):
         self.compile_for_inference = False  # model.compile: evaluation runs through torch.compile
         self.compiled = False
         self.cudnn_attention = False  # model.cudnn_attention: let SDPA pick cuDNN's kernel on a GPU
+        # a backend's copy (bf16, ONNX) carries the digest of the weights it was made from: those of the folder
+        self.origin_digest: str | None = None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, max_length: int | None = None, num_labels: int | None = 1,
@@ -162,9 +164,10 @@ class CrossEncoderScorer(nn.Module):
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides this scorer's logits for a given pair: the digest of its weights, the length
         pairs are cut to, the backend, the precision, the attention kernel and the device type."""
-        from crossrank.digest import weights_digest
+        from crossrank.digest import tokenizer_digest, weights_digest
 
-        return {"weights": weights_digest(self.model), "max_length": self.max_length, "backend": self.backend,
+        return {"weights": self.origin_digest or weights_digest(self.model),
+                "tokenizer": tokenizer_digest(self.tokenizer), "max_length": self.max_length, "backend": self.backend,
                 "autocast": str(self.autocast_dtype), "compiled": self.compiled,
                 "attention": getattr(self.model.config, "_attn_implementation", None),
                 "cudnn_attention": self.cudnn_attention, "device": self.device.type}

@@ -21,7 +21,7 @@ from crossrank.errors import ConfigError
 from crossrank.evaluation.spec import eval_sets
 from crossrank.evaluation.stage import evaluate_set
 from crossrank.export import export_model
-from crossrank.files import write_text
+from crossrank.files import atomic_path, write_text
 from crossrank.hub import origin_note
 from crossrank.loggers import WandbLogger, wandb_line
 from crossrank.model_card import render
@@ -68,13 +68,15 @@ def run_evaluation(scorer: CrossEncoderScorer, cfg: DictConfig, out: Path, logge
     ``module``'s last validation (held-out training queries, never the evaluation set's); with ``eval.teacher``
     the teacher's weight too, the teacher scoring ``val_dataset``'s pairs."""
     from crossrank.backends import apply
+    from crossrank.evaluation.rerank import scorer_key
 
     scorer = apply(scorer.eval(), scorer.inference_backend)
+    key = scorer_key(scorer)  # hashes every weight: once for all the sets
     results: dict[str, Any] = {}
     for spec in eval_sets(cfg):
         if spec.interpolate == "val":
             tune_interpolation(spec, module, val_dataset)
-        result = evaluate_set(scorer, spec, out, model_id=model_id, progress=cfg.get("progress", True))
+        result = evaluate_set(scorer, spec, out, model_id=model_id, progress=cfg.get("progress", True), key=key)
         if result is not None:
             results[spec.name] = result
             log_evaluation(loggers, spec.name, result, str(out / "eval" / spec.name / "per_query.tsv"), step)
@@ -144,8 +146,8 @@ def continue_logs(loggers: list[Any], out: Path, ckpt_path: str, info: dict[str,
                 kept = rows[rows["step"] < step] if "step" in rows else None
             writer = lg.experiment  # creating the writer removes the old file
             if kept is not None and len(kept):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                kept.to_csv(path, index=False)
+                with atomic_path(path) as tmp:
+                    kept.to_csv(tmp, index=False)
                 writer.metrics_keys = sorted(kept.columns)  # new columns are merged into this header
         if isinstance(lg, WandbLogger) and (info.get("wandb") or {}).get("id"):
             lg._wandb_init["id"] = info["wandb"]["id"]
@@ -205,10 +207,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             log.info("loading the best checkpoint (%s = %s): %s", ckpt.monitor, ckpt.best_model_score,
                      ckpt.best_model_path)
             module.load_state_dict(load_checkpoint(ckpt.best_model_path)["state_dict"])
-        if datamodule.has_validation() and not module.val_history:
-            # max_steps ended the run before any validation (e.g. inside the first epoch): validate once, so that
-            # what the run is judged by (a sweep's objective, the interpolation weight) has a value for the final
-            # model
+        tunes = any(spec.interpolate == "val" for spec in eval_sets(cfg))
+        if datamodule.has_validation() and (not module.val_history or (tunes and not module.last_val_rows)):
+            # no validation ran (max_steps ended the run inside the first validation interval), or none in this
+            # process where the fusion weights need its rows (a run resumed after its last validation): validate
+            # once, so that what the run is judged by (a sweep's objective, the fusion weights) has a value
             trainer.validate(module, datamodule=datamodule, verbose=False)
         scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
 
@@ -223,7 +226,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                           base_model_note=origin_note(str(cfg.model.name_or_path)),
                           head=scorer.head)
 
-        if cfg.get("export", True) and trainer.is_global_zero:  # first, so that the reports name a folder that is
+        if cfg.get("export", True) and trainer.is_global_zero:  # first: the reports name the folder that exists
             model_dir = export_model(scorer, out / "model", card({}))
             print(f"\nexported the model to {model_dir}")
         results = run_evaluation(scorer, cfg, out, loggers, model_id=str(model_dir) if model_dir else None,

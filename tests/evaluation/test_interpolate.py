@@ -74,6 +74,11 @@ def test_train_reports_the_interpolated_run_with_the_weight_from_validation(tmp_
     lines = (out / "eval" / "data" / "run.interpolated.trec").read_text().splitlines()
     assert len(lines) == len((out / "eval" / "data" / "run.trec").read_text().splitlines()) == 30
     assert "interpolated" in (out / "eval" / "data" / "report.md").read_text()
+    # rerun from the finished run's last checkpoint (an interrupted evaluation, say): no validation is left to
+    # run in training, so the weight is tuned on a validation of the final model, not refused
+    resumed = train(compose_cfg("train", [*base, "data.pairs.val_queries=2", "eval.interpolate=val",
+                                          f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}"], out))
+    assert resumed["data"]["interpolation"]["alpha"] == alpha
     with pytest.raises(ConfigError, match=r"^eval.teacher_weight: set eval.teacher"):
         check_train(compose_cfg("train", [*base, "eval.interpolate=0.5", "eval.teacher_weight=0.2"], tmp_path / "x"))
     with pytest.raises(ConfigError, match=r"^eval.teacher_weight: 0.8 must be in \[0, 1\] with eval.interpolate"):

@@ -167,15 +167,20 @@ def test_scores_of_another_model_in_the_same_folder_are_not_reused(tiny_model_di
     assert b["model_digest"] == b_fresh["model_digest"] != a["model_digest"]
 
 
-def test_scores_are_not_reused_across_backends(scorer, irdata_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "torch-bf16"])
+def test_scores_are_not_reused_across_backends(backend: str, scorer, irdata_dir: Path, tmp_path: Path) -> None:
+    """The same weights on another backend are scored again (ONNX runs the very same weights), and the report
+    still names the digest of the weights the folder holds."""
     from crossrank.backends import apply
 
     spec = EvalSet(name="m", path=str(irdata_dir), depth=None, relevance_level=2)
-    evaluate_set(scorer, spec, tmp_path, progress=False)
-    bf16 = evaluate_set(apply(scorer, "torch-bf16"), spec, tmp_path, progress=False)
-    fresh = evaluate_set(apply(scorer, "torch-bf16"), spec, tmp_path / "fresh", progress=False)
-    assert bf16["scored_pairs"] == 30 and bf16["backend"] == "torch-bf16"
-    assert bf16["reranked"] == fresh["reranked"]
+    torch_result = evaluate_set(scorer, spec, tmp_path, progress=False)
+    other = evaluate_set(apply(scorer, backend, cache_dir=tmp_path / "onnx"), spec, tmp_path, progress=False)
+    fresh = evaluate_set(apply(scorer, backend, cache_dir=tmp_path / "onnx"), spec, tmp_path / "fresh",
+                         progress=False)
+    assert other["scored_pairs"] == 30 and other["backend"] == backend
+    assert other["reranked"] == fresh["reranked"]
+    assert other["model_digest"] == torch_result["model_digest"]
 
 
 def test_edited_candidates_and_texts_are_rescored(scorer, irdata_dir: Path, tmp_path: Path) -> None:

@@ -77,9 +77,10 @@ def scorer_key(scorer: CrossEncoderScorer) -> dict[str, object]:
     return {"format": SHARD_FORMAT, **scorer.fingerprint()}
 
 
-def shard_key(chunk: list[RunRow], queries: dict[str, str], texts: dict[str, str]) -> str:
-    """A digest of a shard's inputs: its (qid, pid, first-stage score) rows, their query and passage texts."""
-    h = hashlib.sha256()
+def shard_key(scorer: dict[str, object], chunk: list[RunRow], queries: dict[str, str], texts: dict[str, str]) -> str:
+    """A digest of what made a shard's scores: the scorer (:func:`scorer_key`), its (qid, pid, first-stage score)
+    rows and their query and passage texts. Every worker checks it for every shard it would reuse."""
+    h = hashlib.sha256(json.dumps(scorer, sort_keys=True).encode())
     for qid, pid, first in chunk:
         h.update(f"{qid}\t{pid}\t{first!r}\t{queries[qid]}\t{texts[pid]}\n".encode())
     return h.hexdigest()[:32]
@@ -97,12 +98,13 @@ def _stored_key(path: Path) -> str | None:
 def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows: Iterator[RunRow],
            depth: int | None = None, batch_size: int | None = None, shard_size: int = 50_000,
            rank: int = 0, world_size: int = 1, progress: bool = True,
-           barrier: Callable[[], None] | None = None) -> RerankResult | None:
+           barrier: Callable[[], None] | None = None, key: dict[str, object] | None = None) -> RerankResult | None:
     """Score the streamed candidate ``rows``; return both runs (None on workers other than rank 0,
-    which only write their shards). ``barrier`` waits for every worker before rank 0 merges."""
+    which only write their shards). ``barrier`` waits for every worker before rank 0 merges. ``key``: the
+    scorer's :func:`scorer_key`, when the caller computed it already (it hashes every weight)."""
     shards = Path(out_dir) / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    meta = scorer_key(scorer)
+    meta = key or scorer_key(scorer)
     meta_path = shards / "meta.json"
     if rank == 0:
         if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
@@ -128,14 +130,14 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
                 bar.update(len(chunk))
                 continue
             texts = _texts(source, chunk, queries)
-            key = shard_key(chunk, queries, texts)
-            if _stored_key(path) == key:
+            inputs = shard_key(meta, chunk, queries, texts)
+            if _stored_key(path) == inputs:
                 reused += len(chunk)
                 bar.update(len(chunk))
                 continue
             scores = _score_with_bar(scorer, [queries[q] for q, _, _ in chunk], [texts[p] for _, p, _ in chunk],
                                      batch_size, bar)
-            write_text(path, KEY_PREFIX + key + "\n" + "".join(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n"
+            write_text(path, KEY_PREFIX + inputs + "\n" + "".join(f"{qid}\t{pid}\t{first!r}\t{float(s)!r}\n"
                                                               for (qid, pid, first), s in zip(chunk, scores)))
             scored += len(chunk)
     seconds = time.perf_counter() - start
@@ -143,8 +145,9 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
         barrier()
     if rank != 0:
         return None
-    for stale in sorted(shards.glob("shard-*.tsv"))[count:]:  # the candidates were more before
-        stale.unlink()
+    for stale in shard_files(shards):
+        if _number(stale) >= count:  # the candidates were more before
+            stale.unlink()
     if reused:
         log.info("%s: %d pairs' scores reused from %s (same model, settings and inputs)", source.name, reused, shards)
     n = sum(1 for _ in iter_shard_rows(shards))
@@ -172,12 +175,22 @@ def _score_with_bar(scorer: CrossEncoderScorer, queries: list[str], passages: li
     return scorer.score(queries, passages, batch_size, on_batch=bar.update).tolist()
 
 
+def _number(path: Path) -> int:
+    return int(path.stem.removeprefix("shard-"))
+
+
+def shard_files(shards: Path) -> list[Path]:
+    """A shard folder's files in stream order (by their number)."""
+    return sorted(shards.glob("shard-*.tsv"), key=_number)
+
+
 def iter_shard_rows(shards: Path) -> Iterator[tuple[str, str, float, float]]:
-    """Every scored candidate in stream order: (qid, pid, first-stage score, reranker score)."""
-    for path in sorted(shards.glob("shard-*.tsv")):
+    """Every scored candidate of a shard folder (or of one shard file) in stream order: (qid, pid, first-stage
+    score, reranker score)."""
+    for path in [shards] if shards.is_file() else shard_files(shards):
         with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("#"):
+            for n, line in enumerate(f):
+                if n == 0 and line.startswith(KEY_PREFIX):
                     continue
                 qid, pid, a, b = line.rstrip("\n").split("\t")
                 yield qid, pid, float(a), float(b)

@@ -16,7 +16,7 @@ from crossrank.data.sources import Qrels, RunRow, Source, read_trec_run
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict, evaluate_run, rows_to_run
 from crossrank.evaluation.report import compare_scores, to_markdown, to_text, write_per_query
-from crossrank.evaluation.rerank import iter_query_chunks, iter_shard_rows, rerank
+from crossrank.evaluation.rerank import iter_query_chunks, iter_shard_rows, rerank, shard_files
 from crossrank.evaluation.spec import EvalSet, graded_level_warning
 from crossrank.files import atomic_path, json_safe, write_json, write_text
 from crossrank.scorer import CrossEncoderScorer
@@ -85,12 +85,17 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
 
 
 def teacher_run(spec: EvalSet, source: Source, shards: Path, out: Path) -> RunDict:
-    """``spec.teacher``'s scores of exactly the reranked pairs, also written as ``out/run.teacher.trec``."""
+    """``spec.teacher``'s scores of exactly the reranked pairs, also written as ``out/run.teacher.trec``; the
+    passage texts are fetched one score shard at a time, as the reranker's were."""
     from crossrank.teach import load_teacher, score_pairs
 
-    pairs = [(qid, pid) for qid, pid, _, _ in iter_shard_rows(shards)]
     fn, tag = load_teacher(spec.teacher or "", "eval.teacher")
-    run = score_pairs(fn, pairs, source.queries(), source.passages({pid for _, pid in pairs}))
+    queries = source.queries()
+    run: RunDict = {}
+    for shard in shard_files(shards):
+        pairs = [(qid, pid) for qid, pid, _, _ in iter_shard_rows(shard)]
+        for qid, scores in score_pairs(fn, pairs, queries, source.passages({pid for _, pid in pairs})).items():
+            run.setdefault(qid, {}).update(scores)
     write_text(out / "run.teacher.trec", "".join(trec_lines(run, f"teacher-{tag}")))
     return run
 
@@ -103,7 +108,7 @@ OUTPUTS = ("metrics.json", "report.md", "report.json", "per_query.tsv", "run.tre
 
 def model_line(model_id: str | None, digest: object) -> str:
     """The model of a report: the folder that loads it again (None: not exported) and its weights' digest."""
-    where = f"Model `{model_id}`" if model_id else "The model (not exported: export=false)"
+    where = f"Model `{model_id}`" if model_id else "The model (not exported)"
     return f"{where}, weights digest `{digest}`"
 
 
@@ -117,7 +122,8 @@ def settings_line(spec: EvalSet, level: int, max_length: int, model: str, backen
 
 def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path, model_id: str | None = None,
                  progress: bool = True, rank: int = 0, world_size: int = 1,
-                 barrier: Callable[[], None] | None = None) -> dict[str, Any] | None:
+                 barrier: Callable[[], None] | None = None, key: dict[str, object] | None = None
+                 ) -> dict[str, Any] | None:
     """Rerank and evaluate one set; write its files; return the content of ``metrics.json``. ``model_id``: the
     folder or Hub id that loads the scored model again (None: it was not exported); reports name it and the
     digest of its weights.
@@ -149,7 +155,7 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         for name in OUTPUTS:  # never leave an old, complete-looking result beside new shards
             (out / name).unlink(missing_ok=True)
     result = rerank(source, scorer, out, rows, spec.depth, spec.batch_size, spec.shard_size, rank, world_size,
-                    progress, barrier)
+                    progress, barrier, key)
     if result is None:
         return None
     others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))

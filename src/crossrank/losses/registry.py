@@ -1,9 +1,10 @@
 """What each training loss needs, in one table: the one place that says which losses compare pairs within query
 groups (``data.group_size``) and which distil a teacher's scores (``data.teacher_run``). The config checks
-(before any model loads), the datamodule and the LightningModule all read it. Light on purpose: no torch.
+(before any model loads) and the LightningModule read it; the datamodule builds the batches it asks for. Light
+on purpose: no torch.
 
-A new loss gets its file in this package, its class in ``__init__``, a ``conf/loss/<name>.yaml`` and a row here
-(``tests/test_losses.py`` checks that the three agree)."""
+A new loss gets its file in this package (named as its config), a ``conf/loss/<name>.yaml`` and a row here
+(``tests/test_losses.py`` checks that they agree)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ def check_batches(loss: LossInfo | None, batch_size: int, group_size: int | None
     """The batches ``data`` will build suit ``loss``: one line naming the key to set otherwise."""
     check_batching(batch_size, group_size, length_grouped)
     if loss is None:
+        if group_size:
+            raise ConfigError("loss: a loss crossrank.losses.registry does not list gets query groups "
+                              "(data.group_size is set) but would read them as single pairs; add its row there")
         return
     if loss.groups and not group_size:
         raise ConfigError(f"loss: {loss.cls} compares pairs within query groups; set data.group_size (e.g. 8)")
