@@ -7,20 +7,20 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from crossrank.resolvers import register_resolvers
+from crossrank.cli.resolvers import register_resolvers
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> Any:
-    from crossrank.cli import run
+    from crossrank.cli.app import run
 
     return run("evaluate", cfg)
 
 
 if __name__ == "__main__":
-    from crossrank.cli import one_line_hydra_errors
+    from crossrank.cli.errors import one_line_hydra_errors
 
     with one_line_hydra_errors():
         main()

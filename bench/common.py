@@ -34,7 +34,7 @@ def dl19_rerank_pairs(n: int | None = None) -> list[tuple[str, str]] | None:
     """DL19's BM25 top-100 pairs in run order (None when ../shared/irdata is absent)."""
     if not IRDATA.is_dir():
         return None
-    from crossrank.data.sources import LocalSource
+    from crossrank.data.local import LocalSource
 
     src = LocalSource(str(IRDATA))
     queries, docs = src.queries(), src.collection()
@@ -46,7 +46,7 @@ def dl19_train_pairs() -> list[tuple[str, str, float]] | None:
     """DL19's judged pairs with text, label 1 for grade >= 2 (None when absent)."""
     if not IRDATA.is_dir():
         return None
-    from crossrank.data.sources import LocalSource
+    from crossrank.data.local import LocalSource
 
     src = LocalSource(str(IRDATA))
     queries, docs = src.queries(), src.collection()
@@ -64,8 +64,8 @@ def model_folder(name_or_path: str | None, max_length: int) -> str:
 
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from crossrank.export import export_model
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.models.export import export_model
+    from crossrank.models.scorer import CrossEncoderScorer
 
     torch.manual_seed(0)
     config_dir = os.environ.get("CROSSRANK_BENCH_MINILM")
@@ -74,7 +74,7 @@ def model_folder(name_or_path: str | None, max_length: int) -> str:
         scorer = CrossEncoderScorer(AutoModelForSequenceClassification.from_config(config),
                                     AutoTokenizer.from_pretrained(config_dir), max_length=max_length)
     else:
-        from crossrank.hub import packaged_minilm
+        from crossrank.models.hub import packaged_minilm
 
         scorer = CrossEncoderScorer.from_pretrained(packaged_minilm(), max_length=max_length)
     return str(export_model(scorer, Path(tempfile.mkdtemp()) / "model"))

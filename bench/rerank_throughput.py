@@ -76,7 +76,7 @@ def main() -> int:
     from sentence_transformers import CrossEncoder
 
     from crossrank import Reranker
-    from crossrank.reranker import BACKENDS
+    from crossrank.models.reranker import BACKENDS
 
     pairs = dl19_rerank_pairs(args.pairs)
     source = "DL19 BM25 top-100 pairs" if pairs else "generated MS MARCO-shaped pairs"
@@ -128,9 +128,8 @@ def main() -> int:
     best_peer = rate[f"sentence-transformers bs={best_bs} (best)"]
     reference = scores["sentence-transformers bs=32 (default)"]
     scorer = next(iter(ours.values())).scorer
-    from crossrank.backends import default_batch_size
 
-    batch = args.batch_size[0] or default_batch_size(scorer)
+    batch = args.batch_size[0] or scorer.default_batch_size()
     real, padded, sizes, widths = padding(scorer.tokenizer, pairs, scorer.max_length, batch)
     work = flops(scorer.model.config, sizes, widths)
     peak32 = matmul_gflops(torch.float32, device=args.device)

@@ -34,12 +34,12 @@ def run_crossrank(model: str, pairs, steps: int, args) -> tuple[float, float, li
     import datasets
     import lightning as L
 
+    from crossrank.cli.quiet import quiet_environment, quiet_lightning
     from crossrank.data.datamodule import PairDataModule
-    from crossrank.losses import BCELoss
-    from crossrank.module import CrossEncoderModule
-    from crossrank.optim import schedule
-    from crossrank.quiet import quiet_environment, quiet_lightning
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.models.scorer import CrossEncoderScorer
+    from crossrank.training.losses import BCELoss
+    from crossrank.training.module import CrossEncoderModule
+    from crossrank.training.optim import schedule
 
     quiet_environment()
     quiet_lightning()

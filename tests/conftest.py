@@ -50,13 +50,14 @@ def _offline_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     os.environ["IR_DATASETS_HOME"] = str(cache / "ir_datasets")
+    from tiny import make_tiny_model
+
+    os.environ["CROSSRANK_TINY_MODEL"] = str(make_tiny_model(cache / "tiny-bert"))  # model=tiny (conf/model/tiny.yaml)
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from crossrank.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-bert")
+def tiny_model_dir() -> Path:
+    return Path(os.environ["CROSSRANK_TINY_MODEL"])
 
 
 def write_irdata(root: Path, with_run: bool = True) -> Path:

@@ -9,7 +9,7 @@ import signal
 import lightning as L
 import torch
 
-from crossrank.losses import BCELoss
+from crossrank.training.losses import BCELoss
 
 
 class SignalAt(L.Callback):

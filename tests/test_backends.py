@@ -11,11 +11,11 @@ from conftest import require_shared
 from helpers import compose_cfg
 
 from crossrank import Reranker
-from crossrank.backends import BACKENDS, apply
 from crossrank.errors import ConfigError
 from crossrank.evaluation.spec import EvalSet
 from crossrank.evaluation.stage import evaluate_set
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.backends import apply
+from crossrank.models.scorer import BACKENDS, CrossEncoderScorer
 
 PAIRS = [("how do solar panels work", "Solar panels turn sunlight into electricity with cells." * 3),
          ("capital of france", "Paris is the capital of France."), ("river otters", "Otters eat fish.")] * 4
@@ -54,7 +54,7 @@ def trained_on_dl19(tmp_path_factory) -> Path:
     """local_cpu's MiniLM with a [CLS] classifier and BCE (the head every backend must carry: the segment-cosine head
     is checked in test_segment_cosine) fine-tuned for 100 steps (64 tokens) on DL19's judged pairs: a ranker good enough
     (nDCG@10 0.52 on BM25's top 30) that score noise would show."""
-    from crossrank.training import train
+    from crossrank.training.run import train
 
     data = require_shared("trec-dl-2019-passage")
     out = tmp_path_factory.mktemp("dl19")

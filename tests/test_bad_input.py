@@ -54,7 +54,7 @@ def test_bad_data(file: str, change, message: str, tiny_model_dir: Path, irdata_
     """In process (evaluate.py's own code path, without a new interpreter for each case)."""
     from helpers import compose_cfg
 
-    from crossrank.cli import run
+    from crossrank.cli.app import run
 
     edit(irdata_dir, file, change)
     cfg = compose_cfg("evaluate", [f"model.name_or_path={tiny_model_dir}", f"eval.path={irdata_dir}",
@@ -67,7 +67,7 @@ def test_bad_data(file: str, change, message: str, tiny_model_dir: Path, irdata_
 
 
 def test_config_and_model_errors(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> None:
-    from crossrank.hub import packaged_minilm
+    from crossrank.models.hub import packaged_minilm
 
     cases = [
         (["+experiment=nope"], "error: Could not find 'experiment/nope' (available: bce_baseline, local_cpu,"),

@@ -27,7 +27,7 @@ def run_train(*args: str) -> subprocess.CompletedProcess:
 )
 def test_bad_data(edit, message, irdata_dir: Path, tmp_path: Path, capsys) -> None:
     """The first case through train.py in a new interpreter (Hydra's log file included), the others in this
-    process through the same entry point (crossrank.cli.run), which is what prints the line and exits."""
+    process through the same entry point (crossrank.cli.app.run), which is what prints the line and exits."""
     name, content = edit
     (irdata_dir / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     out = tmp_path / "out"
@@ -39,7 +39,7 @@ def test_bad_data(edit, message, irdata_dir: Path, tmp_path: Path, capsys) -> No
     else:
         from helpers import compose_cfg
 
-        from crossrank.cli import run
+        from crossrank.cli.app import run
 
         cfg = compose_cfg("train", args, out)
         out.mkdir(parents=True, exist_ok=True)  # Hydra makes the run dir before the job starts
@@ -146,8 +146,8 @@ def test_val_check_interval_beyond_an_epoch_is_one_line(irdata_dir: Path, tmp_pa
     """Found running cross-validation on DL19: Lightning's refusal came as a 40-line traceback."""
     from helpers import compose_cfg
 
-    from crossrank.cli import user_error
-    from crossrank.training import train
+    from crossrank.cli.errors import user_error
+    from crossrank.training.run import train
 
     cfg = compose_cfg("train", ["model=tiny", "data=local", f"data.path={irdata_dir}", "eval=none", "export=false",
                                 "data.pairs.val_queries=2", "data.batch_size=4", "trainer.val_check_interval=1000",

@@ -1,4 +1,4 @@
-"""crossrank.compare: one table over runs and records with ranx's paired test, as markdown and LaTeX."""
+"""crossrank.tracking.compare: one table over runs and records with ranx's paired test, as markdown and LaTeX."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from crossrank import compare as compare_mod
-from crossrank.record import record
-from crossrank.runs import RunDir
+from crossrank.cli.main import main as crossrank
+from crossrank.tracking import compare as compare_mod
+from crossrank.tracking.record import record
+from crossrank.tracking.runs import RunDir
 
 
 def test_compare_a_multirun_and_a_record(multirun: Path, tmp_path: Path, capsys) -> None:
     rec = record(multirun / "1", name="rec", into=tmp_path)
     out = tmp_path / "cmp"
-    assert compare_mod.main([str(multirun), str(rec), "--metrics", "ndcg@10", "mrr@10", "--out", str(out)]) == 0
+    assert crossrank(["compare", str(multirun), str(rec), "--metrics", "ndcg@10", "mrr@10", "--out", str(out)]) == 0
     markdown = (out.with_suffix(".md")).read_text()
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert len(rows) == 4 and "first_stage" in rows[0]  # first stage + two jobs + the record
@@ -44,6 +45,6 @@ def test_bad_input_is_one_line(args, message: str, multirun: Path, tmp_path: Pat
     (tmp_path / "emptyrun" / "csv" / "metrics.csv").write_text("step\n0\n")
     args = [a.replace("MISSING", str(tmp_path / "missing")).replace("EMPTYRUN", str(tmp_path / "emptyrun"))
             .replace("RUN", str(multirun / "0")) for a in args]
-    assert compare_mod.main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert crossrank(["compare", *args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

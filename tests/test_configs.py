@@ -32,10 +32,10 @@ def test_bce_baseline_recipe(tmp_path) -> None:
     assert (cfg.optimizer.lr, list(cfg.optimizer.betas), cfg.optimizer.eps, cfg.optimizer.weight_decay) == (
         5e-5, [0.9, 0.999], 1e-8, 0.0)
     assert cfg.data.batch_size == 16 and cfg.trainer.max_epochs == 3
-    assert cfg.scheduler._target_ == "crossrank.optim.schedule" and cfg.scheduler.name == "linear"
+    assert cfg.scheduler._target_ == "crossrank.training.optim.schedule" and cfg.scheduler.name == "linear"
     assert cfg.scheduler.warmup_steps == 0 and cfg.scheduler.warmup_ratio == 0.0
     assert cfg.trainer.gradient_clip_val == 1.0 and cfg.seed == 42 and cfg.data.pairs.seed == 42
-    assert cfg.loss._target_ == "crossrank.losses.BCELoss" and cfg.loss.pos_weight is None
+    assert cfg.loss._target_ == "crossrank.training.losses.BCELoss" and cfg.loss.pos_weight is None
     assert cfg.eval.dataset_id == "msmarco-passage/dev/small" and cfg.eval.depth is None
     assert set(cfg.extra_eval) == {"trec_dl_2019", "trec_dl_2020"}
     assert cfg.extra_eval.trec_dl_2019.relevance_level == 2

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import compose_cfg
 
-from crossrank.cv import assign_folds
 from crossrank.errors import ConfigError
+from crossrank.training.cv import assign_folds
 
 
 def test_folds_are_disjoint_and_cover_every_query() -> None:
@@ -26,9 +26,8 @@ def test_folds_are_disjoint_and_cover_every_query() -> None:
 def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     from conftest import write_irdata
 
-    from crossrank.cv import fold_config
     from crossrank.data.datamodule import PairDataModule
-    from crossrank.training import train
+    from crossrank.training.cv import cross_validate, fold_config
 
     data = write_irdata(tmp_path / "data", with_run=True)
     out = tmp_path / "out"
@@ -38,7 +37,7 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
                                 "data.group_size=2",
                                 "trainer.max_steps=4", "progress=false", "logger=csv",
                                 f"eval.teacher={tiny_model_dir}"], out)  # a fast stand-in for the bi-encoder
-    result = train(cfg)
+    result = cross_validate(cfg)
     folds = assign_folds([f"q{i}" for i in range(6)], 3, seed=42)
     assert result["folds_run"] == [0, 1, 2] and result["queries"] == 6
     for k, held_out in enumerate(folds):
@@ -58,7 +57,7 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     assert metrics["mean_of_folds"]["reranked"]["ndcg@10"] == pytest.approx(sum(ndcg) / 3)
     report = (out / "cv" / "report.md").read_text()
     assert "| mean |" in report and "6 held-out queries, pooled" in report
-    from crossrank.record import record
+    from crossrank.tracking.record import record
 
     rec = record(out, "cv_test", tmp_path / "experiments")
     assert (rec / "cv" / "metrics.json").is_file() and (rec / "fold2" / "run.json").is_file()
@@ -67,7 +66,7 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
     assert (rec / "fold1" / "config.yaml").read_text().count("exclude_queries") == 1  # each fold's own config
     # a cross-validation (run dir or record) compares as one run on its pooled held-out queries, every ranking
     # it made shown and labelled
-    from crossrank.compare import compare
+    from crossrank.tracking.compare import compare
 
     table = compare([str(out), str(rec)], ["ndcg@10"])[0]
     assert table["set"] == "data"
@@ -83,10 +82,10 @@ def test_cross_validation_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> No
 def test_cv_needs_the_same_folder(tmp_path: Path) -> None:
     from conftest import write_irdata
 
-    from crossrank.training import train
+    from crossrank.training.cv import cross_validate
 
     data = write_irdata(tmp_path / "data", with_run=True)
     cfg = compose_cfg("train", ["+experiment=local_cpu_cv", "model=tiny", f"data.path={data}",
                                 f"eval.path={tmp_path}"], tmp_path / "out")
     with pytest.raises(ConfigError, match=r"^cv: eval.path .* must be data.path"):
-        train(cfg)
+        cross_validate(cfg)

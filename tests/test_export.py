@@ -9,9 +9,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from crossrank import Reranker
-from crossrank.export import export_model
-from crossrank.hub import packaged_minilm
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.export import export_model
+from crossrank.models.hub import packaged_minilm
+from crossrank.models.scorer import CrossEncoderScorer
 
 PAIRS = [("how do solar panels work", "Solar panels turn sunlight into electricity with photovoltaic cells."),
          ("how do solar panels work", "The river otter is a semi-aquatic mammal."),

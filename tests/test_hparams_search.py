@@ -12,8 +12,8 @@ import pytest
 import yaml
 from helpers import compose_cfg
 
+from crossrank.cli.preflight import check_train
 from crossrank.errors import ConfigError
-from crossrank.preflight import check_train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["+experiment=quickstart", "model=tiny", "logger=csv", "progress=false"]
@@ -88,7 +88,7 @@ def test_an_optimized_metric_that_is_not_logged_fails_early(tmp_path: Path) -> N
 def test_a_trial_shorter_than_the_validation_interval_still_has_an_objective(tmp_path: Path) -> None:
     """max_steps below val_check_interval: the run validates once at its end, so the sweep's objective (the
     best validation) has a value instead of failing after the whole trial."""
-    from crossrank.cli import run
+    from crossrank.cli.app import run
 
     cfg = compose_cfg("train", [*TINY, "optimized_metric=val/ndcg@10", "trainer.max_steps=5",
                                 "trainer.val_check_interval=30", "eval=none", "export=false"], tmp_path)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_train_py, tiny_train_args
-
-from crossrank.wandb_files import offline_runs, read_run_file
+from wandb_files import offline_runs, read_run_file
 
 
 def test_each_job_of_a_multirun_is_its_own_wandb_run(multirun: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crossrank.losses import BCELoss
+from crossrank.training.losses import BCELoss
 
 
 def test_bce_matches_torch_and_pos_weight_changes_it() -> None:
@@ -23,7 +23,7 @@ def softplus(x: float) -> float:
 
 
 def test_ranknet_by_hand() -> None:
-    from crossrank.losses import RankNetLoss
+    from crossrank.training.losses import RankNetLoss
 
     logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     labels = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
@@ -36,7 +36,7 @@ def test_ranknet_by_hand() -> None:
 def test_listnet_by_hand() -> None:
     import math
 
-    from crossrank.losses import ListNetLoss
+    from crossrank.training.losses import ListNetLoss
 
     e = math.e
     target = [e / (e + 2), 1 / (e + 2), 1 / (e + 2)]  # softmax of the labels [1, 0, 0]
@@ -50,7 +50,7 @@ def test_lce_by_hand() -> None:
     import math
 
     from crossrank.errors import CrossrankError
-    from crossrank.losses import LCELoss
+    from crossrank.training.losses import LCELoss
 
     lse = math.log(math.exp(2) + math.exp(1) + 1)
     # group 1: the positive is item 1 (-log softmax = lse - 1); group 2: two positives share the target
@@ -65,7 +65,7 @@ def test_lce_by_hand() -> None:
 def test_lambdaloss_by_hand() -> None:
     import math
 
-    from crossrank.losses import LambdaLoss
+    from crossrank.training.losses import LambdaLoss
 
     # scores rank item 2 first, item 1 second, item 0 last; labels 2, 0, 1 -> gains 3, 0, 1
     logits, labels = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[2.0, 0.0, 1.0]])
@@ -85,7 +85,7 @@ def test_lambdaloss_by_hand() -> None:
 
 
 def test_margin_mse_by_hand() -> None:
-    from crossrank.losses import MarginMSELoss
+    from crossrank.training.losses import MarginMSELoss
 
     got = MarginMSELoss()(torch.tensor([[3.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]]),
                           torch.tensor([[0.9, 0.5, 0.1]]))
@@ -95,7 +95,7 @@ def test_margin_mse_by_hand() -> None:
 def test_kl_div_by_hand() -> None:
     import math
 
-    from crossrank.losses import KLDivLoss
+    from crossrank.training.losses import KLDivLoss
 
     p_s = [math.e / (1 + math.e), 1 / (1 + math.e)]  # softmax of student [1, 0]; teacher [0, 0] is uniform
     want = sum(0.5 * math.log(0.5 / q) for q in p_s)
@@ -114,8 +114,8 @@ def test_every_loss_config_class_and_registry_row_agree() -> None:
 
     import yaml
 
-    import crossrank.losses
-    from crossrank.losses.registry import LOSSES, loss_info
+    import crossrank.training.losses
+    from crossrank.training.losses.registry import LOSSES, loss_info
 
     configs = {p.stem: yaml.safe_load(p.read_text())["_target_"]
                for p in (Path(__file__).resolve().parents[1] / "conf" / "loss").glob("*.yaml")}
@@ -123,6 +123,6 @@ def test_every_loss_config_class_and_registry_row_agree() -> None:
     for name, target in configs.items():
         info = loss_info(target)
         assert info is not None and info.name == name
-        cls = getattr(crossrank.losses, info.cls)
+        cls = getattr(crossrank.training.losses, info.cls)
         assert loss_info(cls) is info and target.rsplit(".", 1)[-1] == cls.__name__
-    assert sorted(crossrank.losses.__all__) == sorted(LOSSES)
+    assert sorted(crossrank.training.losses.__all__) == sorted(LOSSES)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crossrank.hub import PACKAGED_MINILM_HUB_ID, origin_note, packaged_minilm
-from crossrank.model_card import render
+from crossrank.models.card import render
+from crossrank.models.hub import PACKAGED_MINILM_HUB_ID, origin_note, packaged_minilm
 
 DATASET = {"name": "synthetic-train", "origin": "local folder `/data/synthetic/train`", "size": 10, "positives": 2,
            "columns": ["query", "passage", "label"], "query_chars": {}, "passage_chars": {}, "label_min": 0.0,
@@ -46,8 +46,8 @@ def test_evaluation_results_are_hub_model_index() -> None:
 
 
 def test_every_head_has_its_loaders() -> None:
-    from crossrank.model_card import LOADERS
-    from crossrank.segment_cosine import HEADS
+    from crossrank.models.card import LOADERS
+    from crossrank.models.heads import HEADS
 
     assert sorted(LOADERS) == sorted(HEADS)
 

@@ -10,10 +10,10 @@ import lightning as L
 import torch
 
 from crossrank.data.datamodule import PairDataModule
-from crossrank.losses import BCELoss
-from crossrank.module import CrossEncoderModule
-from crossrank.optim import schedule
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
+from crossrank.training.losses import BCELoss
+from crossrank.training.module import CrossEncoderModule
+from crossrank.training.optim import schedule
 
 
 def _fit(model_dir: Path, precision: str, fused: bool, clip: float, steps: int = 6) -> tuple[list, list]:

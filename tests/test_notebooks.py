@@ -49,7 +49,7 @@ def test_per_query_analysis_of_a_run(multirun: Path, tmp_path: Path) -> None:
 
 def test_training_curves_wandb_conversion() -> None:
     """The W&B path (online only) turns summary keys back into evaluations, as a local run has them."""
-    from crossrank.analysis import evaluations_from_summary
+    from crossrank.tracking.analysis import evaluations_from_summary
 
     got = evaluations_from_summary({"eval/dl/reranked/ndcg@10": 0.7, "eval/dl/first_stage/ndcg@10": 0.5,
                                     "eval/dl/pairs_per_second": 10.0, "val/ndcg@10": 0.6})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from crossrank.optim import schedule
+from crossrank.training.optim import schedule
 
 
 def test_linear_decay_without_warmup_reaches_zero() -> None:

@@ -1,4 +1,4 @@
-"""crossrank.record: a record of a finished run with what a paper table needs, never weights, and
+"""crossrank.tracking.record: a record of a finished run with what a paper table needs, never weights, and
 one-line errors for paths that are not runs."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from crossrank import record as record_mod
+from crossrank.cli.main import main as crossrank
 from crossrank.errors import CrossrankError
-from crossrank.runs import RunDir
+from crossrank.tracking import record as record_mod
+from crossrank.tracking.runs import RunDir
 
 
 def test_record_holds_the_command_and_results(multirun: Path, tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_bad_run_dirs_fail_in_one_line(target: str, message: str, multirun: Path
     path = multirun if target == "SWEEP" else tmp_path / target
     with pytest.raises(CrossrankError, match=message):
         record_mod.record(path, into=tmp_path / "records")
-    assert record_mod.main([str(path), "--into", str(tmp_path / "records")]) == 2
+    assert crossrank(["record", str(path), "--into", str(tmp_path / "records")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert not (tmp_path / "records").exists() or not list((tmp_path / "records").iterdir())
@@ -54,7 +55,7 @@ def test_existing_record_and_failure_midway(multirun: Path, tmp_path: Path, monk
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("crossrank.curves.save_curves", broken)
+    monkeypatch.setattr("crossrank.tracking.curves.save_curves", broken)
     with pytest.raises(CrossrankError, match=r"/s: cannot write \(disk full\)"):
         record_mod.record(multirun / "1", name="s", into=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # nothing half-written

@@ -10,7 +10,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from crossrank import Reranker
 from crossrank.errors import ConfigError, CrossrankError
-from crossrank.hub import packaged_minilm
+from crossrank.models.hub import packaged_minilm
 
 
 def test_predict_and_rank(tiny_model_dir: Path) -> None:

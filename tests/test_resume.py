@@ -27,7 +27,7 @@ def train_py(out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def checkpoint_step(out: Path) -> int:
-    from crossrank.checkpoints import load_checkpoint
+    from crossrank.training.checkpoints import load_checkpoint
 
     return load_checkpoint(out / "checkpoints" / "last.ckpt")["global_step"]
 
@@ -120,8 +120,8 @@ def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: P
 
 @pytest.mark.parametrize("mode", ["stop", "skip"])
 def test_nonfinite_loss(mode: str, tmp_path: Path, caplog) -> None:
-    from crossrank.module import TrainingError
-    from crossrank.training import train
+    from crossrank.training.module import TrainingError
+    from crossrank.training.run import train
 
     cfg = compose_cfg("train", [*TINY, "loss._target_=hooks.NaNAt", "+loss.at=23", f"on_nonfinite={mode}",
                                 "export=false", "eval=none"], tmp_path)
@@ -140,7 +140,7 @@ def test_checkpoint_and_json_writes_are_atomic_on_a_full_disk(tmp_path: Path) ->
     script = f"""
 import resource, signal, sys
 sys.path.insert(0, {str(ROOT / 'src')!r})
-from crossrank.checkpoints import AtomicCheckpointIO
+from crossrank.training.checkpoints import AtomicCheckpointIO
 from crossrank.errors import CrossrankError
 from crossrank.files import write_json
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -165,8 +165,8 @@ for fn in (lambda: write_json({str(tmp_path / 'm.json')!r}, {{"x": "y" * 100000}
 
 
 def test_an_export_killed_midway_leaves_no_model(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    from crossrank.export import export_model
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.models.export import export_model
+    from crossrank.models.scorer import CrossEncoderScorer
 
     scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
     export_model(scorer, tmp_path / "model")
@@ -196,7 +196,7 @@ class _RunsCode:
 
 def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
     from crossrank.errors import CrossrankError
-    from crossrank.training import train
+    from crossrank.training.run import train
 
     marker = tmp_path / "code-ran"
     hostile = tmp_path / "hostile.ckpt"
@@ -213,8 +213,8 @@ def test_an_export_over_an_earlier_one_always_leaves_a_complete_model(tiny_model
     model at OUT/model (the new one): there is no moment with no model there."""
     import shutil
 
-    from crossrank.export import export_model
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.models.export import export_model
+    from crossrank.models.scorer import CrossEncoderScorer
 
     scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
     export_model(scorer, tmp_path / "model", card="old")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from crossrank.backends import apply
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.backends import apply
+from crossrank.models.scorer import CrossEncoderScorer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a lent device)")
 
@@ -31,7 +31,7 @@ def _gpu_model_dir(tmp_path: Path) -> str:
 
     source = os.environ.get("CROSSRANK_BENCH_MINILM")
     if not source:
-        from crossrank.hub import packaged_minilm
+        from crossrank.models.hub import packaged_minilm
 
         source = str(packaged_minilm())
     tokenizer = AutoTokenizer.from_pretrained(source)
@@ -77,8 +77,8 @@ def test_cuda_bf16_training_with_workers_fused_adamw_and_clipping(tmp_path: Path
     import lightning as L
 
     from crossrank.data.datamodule import PairDataModule
-    from crossrank.losses import BCELoss
-    from crossrank.module import CrossEncoderModule
+    from crossrank.training.losses import BCELoss
+    from crossrank.training.module import CrossEncoderModule
 
     scorer = CrossEncoderScorer.from_pretrained(_gpu_model_dir(tmp_path), max_length=128)
     before = scorer.model.classifier.weight.detach().clone()

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from helpers import compose_cfg
 
-from crossrank.backends import apply
 from crossrank.errors import ConfigError
-from crossrank.reranker import Reranker
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.backends import apply
+from crossrank.models.reranker import Reranker
+from crossrank.models.scorer import CrossEncoderScorer
 
 PAIRS = [("how do solar panels work", "solar panels turn sunlight into electricity with photovoltaic cells"),
          ("how do solar panels work", "the recipe needs two cups of flour and an egg"),
@@ -24,7 +24,7 @@ PAIRS = [("how do solar panels work", "solar panels turn sunlight into electrici
 def test_packaged_minilm_scores_the_scaled_segment_cosine_by_hand() -> None:
     from transformers import AutoModel, AutoTokenizer
 
-    from crossrank.hub import packaged_minilm
+    from crossrank.models.hub import packaged_minilm
 
     path = str(packaged_minilm())
     scorer = CrossEncoderScorer.from_pretrained(path, head="segment_cosine", head_scale=10.0)
@@ -61,7 +61,7 @@ def test_unknown_head_is_a_config_error(tiny_model_dir: Path) -> None:
 
 
 def test_train_py_trains_the_head_with_lce(irdata_dir: Path, tmp_path: Path) -> None:
-    from crossrank.training import train
+    from crossrank.training.run import train
 
     out = tmp_path / "run"
     train(compose_cfg("train", ["model=tiny", "model.head=segment_cosine", "loss=lce", "data=local",

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from wandb_files import offline_runs, read_run_file
 
-from crossrank import sweep
+from crossrank.cli import sweep
+from crossrank.cli.main import main as crossrank
 from crossrank.errors import ConfigError
-from crossrank.wandb_files import offline_runs, read_run_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = sorted((ROOT / "conf" / "sweep").glob("*.yaml"))
@@ -20,7 +21,7 @@ SWEEPS = sorted((ROOT / "conf" / "sweep").glob("*.yaml"))
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
 def test_every_parameter_composes_with_its_experiment(path: Path) -> None:
     spec = sweep.load(path)
-    lines = sweep.check(path)
+    lines = sweep.check(path, ROOT / "conf")
     assert len([line for line in lines if line.startswith("parameter ")]) == len(spec["parameters"])
     assert spec["metric"]["name"].startswith("val/")  # sweeps select on held-out validation queries only
     assert any(f"+experiment={path.stem}" in o for o in sweep.fixed_overrides(spec))
@@ -39,11 +40,11 @@ def test_bad_sweep_files_fail_in_one_line(edit, message: str, tmp_path: Path, ca
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match=message.replace("$", r"\$").replace("{", r"\{").replace("}", r"\}")):
-        sweep.check(path)
-    assert sweep.main(["check", str(path)]) == 2
+        sweep.check(path, ROOT / "conf")
+    assert crossrank(["sweep", "check", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
-    assert sweep.main(["check", str(tmp_path / "missing.yaml")]) == 2
+    assert crossrank(["sweep", "check", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: no such sweep file" in capsys.readouterr().err
 
 

@@ -1,4 +1,4 @@
-"""Teacher scores (python -m crossrank.teach) and training with grouped and distillation losses, end to end."""
+"""Teacher scores (crossrank teach) and training with grouped and distillation losses, end to end."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from helpers import compose_cfg
 
+from crossrank.cli.main import main as crossrank
 from crossrank.errors import ConfigError, DataError
-from crossrank.teach import main as teach_main
-from crossrank.training import train
+from crossrank.training.run import train
 
 
 def overrides(data: Path, *extra: str) -> list[str]:
@@ -29,7 +29,7 @@ def test_teach_with_the_bi_encoder_and_distil(data: Path, tmp_path: Path, capsys
     import pandas as pd
 
     run = tmp_path / "teacher.run"
-    assert teach_main(["--data", str(data), "--teacher", "bi-encoder", "--out", str(run)]) == 0
+    assert crossrank(["teach", "--data", str(data), "--teacher", "bi-encoder", "--out", str(run)]) == 0
     assert "teacher scores" in capsys.readouterr().out
     rows = [line.split() for line in run.read_text().splitlines()]
     pairs = {(r[0], r[2]): float(r[4]) for r in rows}
@@ -58,7 +58,7 @@ def test_grouped_losses_train(loss: str, data: Path, tmp_path: Path) -> None:
 
 def test_grouped_loss_errors_name_the_key(data: Path, tmp_path: Path) -> None:
     """train.py's preflight (before any model loads) names the key; the module says the same if reached."""
-    from crossrank.preflight import check_train
+    from crossrank.cli.preflight import check_train
 
     def check(*extra: str) -> None:
         check_train(compose_cfg("train", overrides(data, *extra), tmp_path / "x"))
@@ -87,7 +87,7 @@ def test_teacher_run_must_cover_the_training_pairs(data: Path, tmp_path: Path) -
                                              f"data.teacher_run={partial}"), tmp_path / "out"))
     # run:FILE keeps only the pairs the given run scores
     out = tmp_path / "copied.run"
-    assert teach_main(["--data", str(data), "--teacher", f"run:{partial}", "--out", str(out)]) == 0
+    assert crossrank(["teach", "--data", str(data), "--teacher", f"run:{partial}", "--out", str(out)]) == 0
     assert out.read_text().split() == ["q0", "Q0", "p0_0", "1", "0.900000", "teach-partial"]
 
 
@@ -100,7 +100,7 @@ def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir:
 
     from crossrank.evaluation.spec import EvalSet
     from crossrank.evaluation.stage import evaluate_set
-    from crossrank.scorer import CrossEncoderScorer
+    from crossrank.models.scorer import CrossEncoderScorer
 
     scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), num_labels=None)
     dataset_id = register_local_ir_dataset("crossrank-test/teacher-eval", data)
@@ -128,7 +128,7 @@ def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir:
 def test_bi_encoder_encodes_each_distinct_text_once(monkeypatch) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from crossrank.teach import bi_encoder
+    from crossrank.models.teachers import bi_encoder
 
     encoded: list[int] = []
     real = SentenceTransformer.encode

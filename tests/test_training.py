@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import compose_cfg
 
-from crossrank.training import train
+from crossrank.training.run import train
 
 
 def tiny_overrides(train_dir: Path, eval_dir: Path | None, *extra: str) -> list[str]:
@@ -83,7 +83,7 @@ def test_reports_name_the_exported_model_and_its_digest(trained: tuple[Path, dic
     """metrics.json and report.md name the folder that loads the scored model again (OUT/model, not the run
     folder), with the digest of the weights that folder holds."""
     from crossrank import Reranker
-    from crossrank.digest import weights_digest
+    from crossrank.models.digest import weights_digest
 
     out, results = trained
     result = results["data"]

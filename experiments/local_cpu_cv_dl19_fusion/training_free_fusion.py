@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from crossrank.cv import assign_folds
-from crossrank.data.sources import load_source, read_trec_run
-from crossrank.evaluation.interpolate import GRID, interpolate
+from crossrank.data.sources import load_source
+from crossrank.data.trec import read_run
+from crossrank.evaluation.fusion import GRID, interpolate
 from crossrank.evaluation.metrics import evaluate_run
+from crossrank.training.cv import assign_folds
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,7 +29,7 @@ def main() -> int:
     qrels = source.qrels()
     teacher: dict[str, dict[str, float]] = {}
     for k in range(5):
-        for qid, pid, score in read_trec_run(record / f"fold{k}" / "eval" / f"fold{k}" / "run.teacher.trec"):
+        for qid, pid, score in read_run(record / f"fold{k}" / "eval" / f"fold{k}" / "run.teacher.trec"):
             teacher.setdefault(qid, {})[pid] = score
     first: dict[str, dict[str, float]] = {}
     for qid, pid, score in source.iter_run():

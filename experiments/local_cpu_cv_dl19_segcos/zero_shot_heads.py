@@ -15,9 +15,9 @@ import torch
 
 from crossrank.data.sources import load_source
 from crossrank.evaluation.metrics import evaluate_run
-from crossrank.hub import packaged_minilm
-from crossrank.scorer import CrossEncoderScorer
-from crossrank.teach import load_teacher
+from crossrank.models.hub import packaged_minilm
+from crossrank.models.scorer import CrossEncoderScorer
+from crossrank.models.teachers import load_teacher
 
 HERE = Path(__file__).resolve().parent
 

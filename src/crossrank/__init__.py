@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["Reranker"]
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from crossrank.reranker import Reranker
+    from crossrank.models.reranker import Reranker
 
 
 def __getattr__(name: str) -> Any:
     if name == "Reranker":
-        from crossrank.reranker import Reranker
+        from crossrank.models.reranker import Reranker
 
         return Reranker
     raise AttributeError(f"module 'crossrank' has no attribute {name!r}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crossrank.data.candidates import first_stage, group_run
+from crossrank.data.candidates import first_stage
+from crossrank.data.local import LocalSource
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
-from crossrank.data.sources import LocalSource
+from crossrank.data.trec import group_run
 
 
 def build(src: LocalSource, spec: PairSpec) -> list[tuple[str, str, float]]:

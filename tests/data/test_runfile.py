@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.data.candidates import first_stage, group_run
+from crossrank.data.candidates import first_stage
+from crossrank.data.irds import IRDatasetsSource
+from crossrank.data.local import LocalSource
 from crossrank.data.runfile import pick
-from crossrank.data.sources import IRDatasetsSource, LocalSource
+from crossrank.data.trec import group_run
 
 
 def write_run(path: Path, rows, columns: int, sep: str) -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.data.sources import IRDatasetsSource, LocalSource, load_source
+from crossrank.data.irds import IRDatasetsSource
+from crossrank.data.local import LocalSource
+from crossrank.data.sources import load_source
 from crossrank.errors import ConfigError, DataError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from crossrank.data.collate import tokenize_packed
 from crossrank.data.tokenizer_pool import TokenizerPool, default_workers
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 
 def test_pool_matches_one_process_and_scores_match(tiny_model_dir: Path) -> None:
@@ -34,7 +34,7 @@ import logging, sys
 import numpy as np
 from crossrank.data.collate import tokenize_packed
 from crossrank.data.tokenizer_pool import TokenizerPool, _tokenize_in_worker
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)

@@ -9,7 +9,7 @@ import pytest
 import pytrec_eval
 from conftest import require_shared
 
-from crossrank.data.sources import read_qrels, read_trec_run
+from crossrank.data.trec import read_qrels, read_run
 from crossrank.errors import ConfigError
 from crossrank.evaluation.metrics import canonical_run, evaluate_run, rows_to_run
 from crossrank.evaluation.spec import metric_names
@@ -67,7 +67,7 @@ def test_recall_beyond_depth_is_dropped() -> None:
 def test_dl19_runs_agree_with_trec_eval(run_file: str) -> None:
     root = require_shared("trec-dl-2019-passage")
     qrels = read_qrels(root / "qrels.tsv")
-    run = rows_to_run(read_trec_run(Path(root / "runs" / run_file)))
+    run = rows_to_run(read_run(Path(root / "runs" / run_file)))
     ours = compare_with_trec_eval(qrels, run, relevance_level=2, depth=1000)
     if run_file.startswith("bm25.top100"):
         assert round(ours["ndcg@10"], 4) == 0.5058  # the published Anserini BM25 figure

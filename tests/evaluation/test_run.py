@@ -10,10 +10,10 @@ import pytest
 from helpers import compose_cfg
 
 from crossrank import Reranker
-from crossrank.data.sources import LocalSource
+from crossrank.data.local import LocalSource
 from crossrank.evaluation.run import evaluate
-from crossrank.export import export_model
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.export import export_model
+from crossrank.models.scorer import CrossEncoderScorer
 
 
 def shard_scores(out: Path) -> dict[tuple[str, str], float]:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.data.sources import LocalSource
+from crossrank.data.local import LocalSource
+from crossrank.data.sources import graded_level_warning
 from crossrank.errors import DataError
-from crossrank.evaluation.spec import EvalSet, graded_level_warning
+from crossrank.evaluation.spec import EvalSet
 from crossrank.evaluation.stage import evaluate_set
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 
 @pytest.fixture(scope="module")

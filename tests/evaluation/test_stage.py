@@ -15,7 +15,7 @@ from crossrank.errors import DataError
 from crossrank.evaluation import rerank as rerank_mod
 from crossrank.evaluation.spec import EvalSet
 from crossrank.evaluation.stage import evaluate_set
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_evaluate_py_splits_candidates_across_two_workers(tiny_model_dir: Path, 
 def test_scores_of_another_model_in_the_same_folder_are_not_reused(tiny_model_dir: Path, irdata_dir: Path,
                                                                   tmp_path: Path) -> None:
     """A retrained model written to the same folder, evaluated into the same OUT, gets its own scores."""
-    from crossrank.tiny import make_tiny_model
+    from tiny import make_tiny_model
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
@@ -171,7 +171,7 @@ def test_scores_of_another_model_in_the_same_folder_are_not_reused(tiny_model_di
 def test_scores_are_not_reused_across_backends(backend: str, scorer, irdata_dir: Path, tmp_path: Path) -> None:
     """The same weights on another backend are scored again (ONNX runs the very same weights), and the report
     still names the digest of the weights the folder holds."""
-    from crossrank.backends import apply
+    from crossrank.models.backends import apply
 
     spec = EvalSet(name="m", path=str(irdata_dir), depth=None, relevance_level=2)
     torch_result = evaluate_set(scorer, spec, tmp_path, progress=False)

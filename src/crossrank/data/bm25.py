@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from crossrank.data.sources import RunRow
+from crossrank.data.trec import RunRow
 
 
 class BM25Index:

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from crossrank.data.bm25 import BM25Index
-from crossrank.data.sources import RunRow, Source
-
-Candidates = dict[str, list[tuple[str, float]]]
-
-
-def order_key(item: tuple[str, float]) -> tuple[float, str]:
-    """trec_eval's order: score descending, ties by passage id descending (so sort ascending on this)."""
-    pid, score = item
-    return (score, pid)
-
-
-def group_run(rows: Iterable[RunRow], qids: Collection[str] | None = None,
-              depth: int | None = None) -> Candidates:
-    """Group run rows by query (optionally only ``qids``), order them as trec_eval does, cut at ``depth``."""
-    out: Candidates = {}
-    for qid, pid, score in rows:
-        if qids is None or qid in qids:
-            out.setdefault(qid, []).append((pid, score))
-    for items in out.values():
-        items.sort(key=order_key, reverse=True)
-        if depth is not None:
-            del items[depth:]
-    return out
+from crossrank.data.sources import Source
+from crossrank.data.trec import group_run
 
 
 def first_stage(source: Source, qids: Collection[str] | None = None, depth: int | None = 100,

@@ -18,11 +18,12 @@ from torch.utils.data import DataLoader, Sampler
 
 from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
+from crossrank.data.local import LocalSource
 from crossrank.data.pairs import PairSpec, check_batching, iter_pairs, split_queries
 from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
-from crossrank.data.sources import LocalSource, Qrels, Source, declared_level, load_source
+from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
+from crossrank.data.trec import Qrels
 from crossrank.errors import DataError
-from crossrank.evaluation.spec import graded_level_warning
 from crossrank.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ class PairDataModule(L.LightningDataModule):
         group_size: batches of whole query groups, one positive and ``group_size - 1`` negatives each, for
             ranking and distillation losses (``batch_size`` counts pairs and must be a multiple); None:
             pointwise batches (BCE).
-        teacher_run: a TREC run whose scores are the teacher's for distillation (``python -m crossrank.teach``);
-            every training pair must be in it.
+        teacher_run: a TREC run whose scores are the teacher's for distillation (``crossrank teach``); every
+            training pair must be in it.
         num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: 4 workers and
             pinned memory when training on a GPU, none on a CPU, where the model needs every core).
     """
@@ -184,7 +185,7 @@ class PairDataModule(L.LightningDataModule):
 
     def teacher_scores(self) -> list[float]:
         """The teacher's score of every training pair, from ``teacher_run``."""
-        from crossrank.data.sources import read_trec_run
+        from crossrank.data.trec import read_run
 
         assert self.train_dataset is not None and self.teacher_run
         path = Path(self.teacher_run)
@@ -192,11 +193,11 @@ class PairDataModule(L.LightningDataModule):
             raise DataError(f"data.teacher_run: {path} does not exist")
         pairs = list(zip(self.train_dataset["qid"], self.train_dataset["pid"]))  # the columns read once
         wanted = set(pairs)
-        scores = {(q, p): s for q, p, s in read_trec_run(path) if (q, p) in wanted}
+        scores = {(q, p): s for q, p, s in read_run(path) if (q, p) in wanted}
         for q, p in pairs:
             if (q, p) not in scores:
                 raise DataError(f"{path}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
-                                "training candidates with python -m crossrank.teach)")
+                                "training candidates with crossrank teach)")
         return [scores[pair] for pair in pairs]
 
     def train_groups(self) -> list[tuple[int, list[int]]]:

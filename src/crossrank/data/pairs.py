@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from crossrank.data.sources import Qrels
+from crossrank.data.trec import Qrels
 from crossrank.errors import ConfigError
 
 

@@ -19,7 +19,7 @@ from ranx import Qrels as RanxQrels
 from ranx import Run as RanxRun
 from ranx import evaluate
 
-from crossrank.data.candidates import order_key
+from crossrank.data.trec import order_key
 from crossrank.evaluation.spec import metric_names
 
 # ranx's compiled metrics cast qrels ids internally; nothing a user can act on

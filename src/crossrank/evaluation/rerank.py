@@ -6,7 +6,7 @@ scores are in memory at a time. Each finished shard is written atomically to
 (``rank`` of ``world_size``), shard ``i`` belongs to worker ``i % world_size``; the shards are merged afterwards.
 
 The cache key (the one place that says what changes a score): scores are reused only when they were made by
-the same scorer (:meth:`~crossrank.scorer.CrossEncoderScorer.fingerprint`: the digest of the weights, max
+the same scorer (:meth:`~crossrank.models.scorer.CrossEncoderScorer.fingerprint`: the digest of the weights, max
 length, backend, precision, attention kernel, device) from the same inputs (each shard's first line holds a
 digest of its candidates and of their query and passage texts). A rerun of an interrupted evaluation with the
 same model skips the shards already scored; any other model, setting, run file or text is scored afresh.
@@ -25,12 +25,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from crossrank.data.candidates import order_key
-from crossrank.data.sources import RunRow, Source
+from crossrank.data.sources import Source
+from crossrank.data.trec import RunRow, order_key
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict
 from crossrank.files import write_text
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""The evaluate.py stage: load a model, evaluate it on the configured sets (on one device, or split across
-several with Lightning Fabric), log the results."""
+"""The evaluate.py stage: load a model and evaluate it on the configured sets, on one device or split across
+several with Lightning Fabric. The entry point logs the results (:mod:`crossrank.cli.app`)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from crossrank.backends import apply
 from crossrank.evaluation.rerank import scorer_key
 from crossrank.evaluation.spec import EvalSet, eval_sets
 from crossrank.evaluation.stage import evaluate_set
-from crossrank.scorer import CrossEncoderScorer
-from crossrank.tracking import log_evaluation
+from crossrank.models.backends import apply
+from crossrank.models.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +68,5 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     else:
         results = _score_sets(fabric, model, cfg.model.max_length, sets, str(out), cfg.get("progress", True),
                               scorer, backend)
-    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    for name, result in results.items():
-        log_evaluation(loggers, name, result, str(out / "eval" / name / "per_query.tsv"))
     print(f"\nresults in {out / 'eval'}: " + ", ".join(f"{name}/metrics.json" for name in results))
     return results

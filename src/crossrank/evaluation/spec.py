@@ -6,7 +6,7 @@ Light on purpose (no torch, no ranx): the entry points read and check these befo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,18 +36,6 @@ def metric_names(depth: int | None, relevance_level: int = 1, base: Iterable[str
             continue
         names.append(f"{m}-l{relevance_level}" if kind in BINARY_METRICS and relevance_level > 1 else m)
     return names
-
-
-def graded_level_warning(qrels: Mapping[str, Mapping[str, int]], level: int, what: str, fix: str) -> str | None:
-    """A warning when judgments are graded (max grade > 1) but relevance >= 1 counts as relevant, which
-    is not trec_eval's ``-l 2`` convention for TREC DL; logged and returned (None when all is well)."""
-    top = max((r for judged in qrels.values() for r in judged.values()), default=0)
-    if level != 1 or top <= 1:
-        return None
-    message = (f"{what}: the judgments are graded 0-{top} but relevance >= 1 counts as relevant; "
-               f"TREC DL reports use level 2 ({fix}, or relevance_level: 2 in the folder's dataset.yaml)")
-    log.warning(message)
-    return message
 
 
 @dataclass

@@ -11,15 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from crossrank.data.candidates import first_stage, order_key
-from crossrank.data.sources import Qrels, RunRow, Source, read_trec_run
+from crossrank.data.candidates import first_stage
+from crossrank.data.sources import Source, graded_level_warning
+from crossrank.data.trec import Qrels, RunRow, read_run, trec_lines
 from crossrank.errors import DataError
 from crossrank.evaluation.metrics import RunDict, evaluate_run, rows_to_run
 from crossrank.evaluation.report import compare_scores, to_markdown, to_text, write_per_query
 from crossrank.evaluation.rerank import iter_query_chunks, iter_shard_rows, rerank, shard_files
-from crossrank.evaluation.spec import EvalSet, graded_level_warning
+from crossrank.evaluation.spec import EvalSet
 from crossrank.files import atomic_path, json_safe, write_json, write_text
-from crossrank.scorer import CrossEncoderScorer
+from crossrank.models.scorer import CrossEncoderScorer
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,15 @@ def candidate_rows(source: Source, spec: EvalSet) -> Iterator[RunRow]:
     return ((q, p, s) for q, items in candidates.items() for p, s in items)
 
 
-def trec_lines(run: dict[str, dict[str, float]], tag: str) -> Iterator[str]:
-    """TREC run lines, each query in trec_eval's order (score desc, pid desc)."""
-    for qid in run:
-        ordered = sorted(run[qid].items(), key=order_key, reverse=True)
-        for rank, (pid, score) in enumerate(ordered, 1):
-            yield f"{qid} Q0 {pid} {rank} {score:.6f} {tag}\n"
-
-
 def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[str, RunDict],
                     run_file: Path, chunk: int = 1000, alpha: float | None = None,
                     teacher: RunDict | None = None, beta: float = 0.0) -> dict[str, dict[str, dict[str, float]]]:
     """``{run: {metric: {qid: value}}}`` for the first stage, the reranked run and any other runs, computed a
     few thousand queries at a time (memory does not grow with the candidate count); writes the reranked TREC
     run file on the way (atomically). Judged queries without candidates score 0, as in trec_eval. With
-    ``alpha``, the run ``interpolated`` (:func:`crossrank.evaluation.interpolate.interpolate`, with ``teacher``
+    ``alpha``, the run ``interpolated`` (:func:`crossrank.evaluation.fusion.interpolate`, with ``teacher``
     at weight ``beta``) is scored too and written beside ``run_file`` as ``run.interpolated.trec``."""
-    from crossrank.evaluation.interpolate import interpolate
+    from crossrank.evaluation.fusion import interpolate
 
     names_of_runs = ["first_stage", "reranked", *(["interpolated"] if alpha is not None else []), *others]
     per_query: dict[str, dict[str, dict[str, float]]] = {r: {m: {} for m in names} for r in names_of_runs}
@@ -74,7 +67,8 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
             f.writelines(trec_lines(reranked, "crossrank"))
             mixed = {}
             if g is not None and alpha is not None:
-                mixed = {"interpolated": interpolate(reranked, first, alpha, teacher, beta)}
+                chunk_teacher = None if teacher is None else {q: teacher[q] for q in reranked}
+                mixed = {"interpolated": interpolate(reranked, first, alpha, chunk_teacher, beta)}
                 g.writelines(trec_lines(mixed["interpolated"], f"crossrank-interpolated-{alpha}"))
             add({"first_stage": first, "reranked": reranked, **mixed,
                  **{n: {q: other[q] for q in first if q in other} for n, other in others.items()}}, list(first))
@@ -87,7 +81,7 @@ def score_per_query(shards: Path, qrels: Qrels, names: list[str], others: dict[s
 def teacher_run(spec: EvalSet, source: Source, shards: Path, out: Path) -> RunDict:
     """``spec.teacher``'s scores of exactly the reranked pairs, also written as ``out/run.teacher.trec``; the
     passage texts are fetched one score shard at a time, as the reranker's were."""
-    from crossrank.teach import load_teacher, score_pairs
+    from crossrank.models.teachers import load_teacher, score_pairs
 
     fn, tag = load_teacher(spec.teacher or "", "eval.teacher")
     queries = source.queries()
@@ -158,7 +152,7 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
                     progress, barrier, key)
     if result is None:
         return None
-    others = {name: rows_to_run(read_trec_run(Path(path), source.queries()))
+    others = {name: rows_to_run(read_run(Path(path), source.queries()))
               for name, path in spec.compare_runs.items()}
     teacher = teacher_run(spec, source, result.shards, out) if spec.teacher else None
     if teacher is not None:

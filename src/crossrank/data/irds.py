@@ -1,0 +1,176 @@
+"""An ir_datasets dataset as a source: queries, qrels and the first-stage run (scoreddocs) from the dataset, passages
+from its docs store (random access, never loaded whole). A failed download is one line: what, from where, and
+the offline alternative."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossrank.data.trec import Qrels, RunRow, read_run
+from crossrank.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IRDatasetsSource:
+    """An ir_datasets dataset (e.g. ``msmarco-passage/train/judged``, ``beir/scifact/test``).
+
+    Passages come from the dataset's docs store (random access, never loaded whole); the first
+    stage is the dataset's ``scoreddocs`` unless ``run_path`` names a TREC run file. Documents with
+    a title (BEIR) are read as ``title + " " + text``.
+    """
+
+    dataset_id: str
+    run_path: str | None = None
+    name: str = ""
+    _queries: dict[str, str] | None = field(default=None, repr=False)
+    _qrels: Qrels | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        import ir_datasets
+
+        _quiet_ir_datasets()
+        try:
+            self.dataset = ir_datasets.load(self.dataset_id)
+        except KeyError:
+            raise DataError(f"ir_datasets: unknown dataset id {self.dataset_id!r}") from None
+        self.name = self.name or self.dataset_id.replace("/", "_")
+
+    def declared(self) -> dict[str, object]:
+        return {}
+
+    def queries(self) -> dict[str, str]:
+        if self._queries is None:
+            with fetching(self.dataset_id, "queries"):
+                self._queries = {q.query_id: _query_text(q) for q in self.dataset.queries_iter()}
+        return self._queries
+
+    def qrels(self) -> Qrels:
+        if self._qrels is None:
+            qrels: Qrels = {}
+            with fetching(self.dataset_id, "qrels"):
+                for r in self.dataset.qrels_iter():
+                    qrels.setdefault(r.query_id, {})[r.doc_id] = int(r.relevance)
+            self._qrels = qrels
+        return self._qrels
+
+    def has_run(self) -> bool:
+        return self.run_path is not None or self.dataset.has_scoreddocs()
+
+    def iter_run(self) -> Iterator[RunRow]:
+        if self.run_path is not None:
+            return read_run(Path(self.run_path), self.queries())
+        if not self.dataset.has_scoreddocs():
+            raise DataError(f"ir_datasets: {self.dataset_id} has no scoreddocs; give a run file")
+        return self._scoreddocs()
+
+    @property
+    def negate_score(self) -> bool:
+        handler = self.dataset.scoreddocs_handler() if self.run_path is None else None
+        return bool(getattr(handler, "_negate_score", False))
+
+    def run_file_path(self) -> Path | None:
+        """The local scoreddocs file ir_datasets reads (downloading it first), for the fast reader."""
+        if self.run_path is not None:
+            return Path(self.run_path)
+        handler = self.dataset.scoreddocs_handler() if self.dataset.has_scoreddocs() else None
+        path_of = getattr(handler, "scoreddocs_path", None)
+        if path_of is None:
+            return None
+        with fetching(self.dataset_id, "scoreddocs"):
+            return Path(path_of())
+
+    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
+        queries = self.queries()
+        return all(q in queries for q in candidates)  # pids are checked when their texts are fetched
+
+    def passage_ids(self) -> set[str] | None:
+        return None  # the docs store answers for any id; listing them all would read the whole corpus
+
+    def _scoreddocs(self) -> Iterator[RunRow]:
+        with fetching(self.dataset_id, "scoreddocs"):
+            for s in self.dataset.scoreddocs_iter():
+                yield s.query_id, s.doc_id, float(s.score)
+
+    def passages(self, pids: Iterable[str]) -> dict[str, str]:
+        with fetching(self.dataset_id, "docs"):
+            docs = self.dataset.docs_store().get_many(list(pids))
+        return {pid: _doc_text(doc) for pid, doc in docs.items()}
+
+    def iter_passages(self) -> Iterator[tuple[str, str]]:
+        with fetching(self.dataset_id, "docs"):
+            for d in self.dataset.docs_iter():
+                yield d.doc_id, _doc_text(d)
+
+
+class _DropDownloadRetries(logging.Filter):
+    """ir_datasets logs every failed download try; crossrank reports the failure once, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("download error", "Download failed", "[error]"))
+
+
+def _quiet_ir_datasets() -> None:
+    """Give ir_datasets' own loggers (created lazily, not propagating) the retry filter."""
+    import ir_datasets.log
+
+    original = ir_datasets.log.Logger.logger
+    if getattr(original, "crossrank_quiet", False):
+        return
+
+    def logger(self: ir_datasets.log.Logger) -> logging.Logger:
+        result = original(self)
+        if not any(isinstance(f, _DropDownloadRetries) for f in result.filters):
+            result.addFilter(_DropDownloadRetries())
+        return result
+
+    logger.crossrank_quiet = True  # type: ignore[attr-defined]
+    ir_datasets.log.Logger.logger = logger
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a network error, e.g. ``Connection refused`` or ``Name or service not known``."""
+    import re
+
+    text = str(error)
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found[-1].strip()
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first if len(first) <= 200 else first[:200] + "..."
+
+
+@contextlib.contextmanager
+def fetching(dataset_id: str, what: str) -> Iterator[None]:
+    """Turn a failed ir_datasets download into one line: what, from where, and the offline way."""
+    import socket
+    import urllib.error
+
+    import requests
+
+    try:
+        yield
+    except (requests.RequestException, urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror) as e:
+        url = getattr(getattr(e, "request", None), "url", None) or ""
+        where = f" from {url}" if url else ""
+        raise DataError(f"ir_datasets: cannot download the {what} of {dataset_id}{where} ({_reason(e)}); offline, use "
+                        "a local copy in the irdata format: data=local data.path=DIR or eval=local eval.path=DIR"
+                        ) from None
+
+
+def _query_text(query: object) -> str:
+    return getattr(query, "text", None) or getattr(query, "default_text", lambda: "")()
+
+
+def _doc_text(doc: object) -> str:
+    title = getattr(doc, "title", "") or ""
+    text = getattr(doc, "text", None)
+    if text is None:
+        text = doc.default_text()  # type: ignore[attr-defined]
+    return f"{title} {text}".strip() if title else text
