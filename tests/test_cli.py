@@ -35,7 +35,7 @@ def test_bad_data(edit, message, irdata_dir: Path, tmp_path: Path, capsys) -> No
     if name == "qrels.tsv":
         proc = run_train(*args, f"hydra.run.dir={out}")
         code, stderr = proc.returncode, proc.stderr
-        assert message in (out / "train.log").read_text()  # [G] 6: the log holds the error line
+        assert message in (out / "train.log").read_text()  # the log holds the error line
     else:
         from helpers import compose_cfg
 
@@ -50,7 +50,7 @@ def test_bad_data(edit, message, irdata_dir: Path, tmp_path: Path, capsys) -> No
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
     assert not (out / "model").exists() and not (out / "checkpoints").exists()
-    assert message in (out / "FAILED").read_text()  # [G] 6: the run dir says it failed
+    assert message in (out / "FAILED").read_text()  # the run dir says it failed
 
 
 def test_unknown_experiment_and_key() -> None:
@@ -88,7 +88,7 @@ def imported(stderr: str) -> set[str]:
     ("+experiment=quickstart", "optimizer.lrr=1"),
 ])
 def test_config_and_data_errors_fail_before_heavy_imports(args, irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 4: bad paths and keys fail before torch, transformers or a model is loaded (about a second)."""
+    """bad paths and keys fail before torch, transformers or a model is loaded (about a second)."""
     args = [a.replace("DATA", str(irdata_dir)) for a in args]
     proc = subprocess.run([sys.executable, "-X", "importtime", "train.py", *args, f"hydra.run.dir={tmp_path}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -98,7 +98,7 @@ def test_config_and_data_errors_fail_before_heavy_imports(args, irdata_dir: Path
 
 
 def test_train_log_is_one_line_per_message(irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 8: Lightning lines once, no W&B banner or deprecation notice, no Numba warnings; a run that
+    """Lightning lines once, no W&B banner or deprecation notice, no Numba warnings; a run that
     succeeds leaves no FAILED marker."""
     out = tmp_path / "out"
     proc = run_train("model=tiny", "data=local", f"data.path={irdata_dir}", "eval=local", f"eval.path={irdata_dir}",
@@ -115,7 +115,7 @@ def test_train_log_is_one_line_per_message(irdata_dir: Path, tmp_path: Path) -> 
 
 
 def test_offline_downloads_fail_in_one_line(irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 5: +experiment=scifact without a network (a dead proxy stands in for it), and a Hub model id with
+    """+experiment=scifact without a network (a dead proxy stands in for it), and a Hub model id with
     HF_HUB_OFFLINE=1, each end in one error line that says the offline alternative; no traceback."""
     import os
 

@@ -1,4 +1,4 @@
-"""[E] 7: DDP training (2 CPU processes, gloo): every rank gets a disjoint share of every epoch's pairs, none is
+"""DDP training (2 CPU processes, gloo): every rank gets a disjoint share of every epoch's pairs, none is
 skipped; validation is computed over all ranks' candidates; only rank 0 evaluates, exports and records."""
 
 from __future__ import annotations

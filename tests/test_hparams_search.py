@@ -25,7 +25,7 @@ def train_py(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_optuna_study_in_sqlite_continues(tmp_path: Path) -> None:
-    """[D] 3: two trials maximize what each run logged as val/ndcg@10; a rerun into the same sweep dir adds
+    """two trials maximize what each run logged as val/ndcg@10; a rerun into the same sweep dir adds
     to the same study."""
     import optuna
 
@@ -52,7 +52,7 @@ def test_optuna_study_in_sqlite_continues(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_each_trial_as_a_job(tmp_path: Path) -> None:
-    """[D] 4: hydra/launcher=submitit_local (the SLURM launcher's local twin) runs a 2-trial multirun."""
+    """hydra/launcher=submitit_local (the SLURM launcher's local twin) runs a 2-trial multirun."""
     sweep = tmp_path / "submitit"
     proc = train_py("-m", *TINY, "hydra/launcher=submitit_local", "optimizer.lr=1e-4,2e-4", "trainer.max_steps=20",
                     "eval=none", f"hydra.sweep.dir={sweep}")

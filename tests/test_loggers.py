@@ -13,7 +13,7 @@ from wandb_files import offline_runs, read_run_file
 
 
 def test_each_job_of_a_multirun_is_its_own_wandb_run(multirun: Path) -> None:
-    """[D] 0: two jobs, two W&B runs, each with its own config and a history that starts at its step 0,
+    """two jobs, two W&B runs, each with its own config and a history that starts at its step 0,
     grouped by the multirun."""
     files = [read_run_file(p) for job in ("0", "1") for p in offline_runs(multirun / job)]
     assert len(files) == 2 and files[0].run["id"] != files[1].run["id"]
@@ -29,7 +29,7 @@ def test_each_job_of_a_multirun_is_its_own_wandb_run(multirun: Path) -> None:
 
 
 def test_what_a_wandb_run_holds(multirun: Path) -> None:
-    """[D] 1: the resolved config plus command, git, version and machine; loss, lr, gradient norm,
+    """the resolved config plus command, git, version and machine; loss, lr, gradient norm,
     throughput and validation in the history; the evaluation of both runs in the summary; the per-query
     table; the evaluation files and the exported model as artifacts."""
     f = read_run_file(offline_runs(multirun / "0")[0])
@@ -51,7 +51,7 @@ def test_what_a_wandb_run_holds(multirun: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["no_key", "unreachable"])
 def test_wandb_never_fails_a_run(case: str, irdata_dir: Path, tmp_path: Path) -> None:
-    """[D] 1: no key and no WANDB_MODE -> offline; a key with an unreachable W&B server -> one warning, an
+    """no key and no WANDB_MODE -> offline; a key with an unreachable W&B server -> one warning, an
     offline run, and the run finishes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env["HOME"] = str(tmp_path)  # no ~/.netrc login

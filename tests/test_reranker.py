@@ -27,7 +27,7 @@ def test_predict_and_rank(tiny_model_dir: Path) -> None:
 
 
 def test_errors_speak_the_api_not_the_config(tmp_path: Path) -> None:
-    """[G] 12: Reranker(...) errors name its own argument, not a Hydra key."""
+    """Reranker(...) errors name its own argument, not a Hydra key."""
     with pytest.raises(ConfigError) as err:
         Reranker(str(tmp_path / "nope"))
     assert str(err.value).startswith("Reranker: name_or_path: ") and str(err.value).endswith("does not exist")

@@ -43,7 +43,7 @@ def test_outputs_of_a_run(trained: tuple[Path, dict]) -> None:
     assert metrics["val/ndcg@10"].notna().sum() == 2  # validated after each of the 2 epochs
     # the fixture's run ranks the judged-relevant passage 2nd: first-stage validation MRR@10 is 1/2
     assert metrics["val/first_stage/mrr@10"].dropna().tolist() == [0.5, 0.5]
-    # [D] history: learning rate, gradient norm and throughput beside the loss
+    # the history: learning rate, gradient norm and throughput beside the loss
     for column in ("train/lr", "train/grad_norm", "train/samples_per_sec", "train/tokens_per_sec"):
         assert metrics[column].notna().sum() >= 4, column
     assert metrics["train/lr"].dropna().iloc[0] == pytest.approx(5e-5)
@@ -75,7 +75,7 @@ def test_export_and_card(trained: tuple[Path, dict]) -> None:
         "Identity")
     from huggingface_hub import ModelCard
 
-    results = ModelCard.load(model / "README.md").data.eval_results  # [D] 8: the Hub's evaluation table
+    results = ModelCard.load(model / "README.md").data.eval_results  # the Hub's evaluation table
     assert {(r.dataset_name, r.metric_type) for r in results} >= {("data", "ndcg_at_10"), ("data", "mrr_at_10")}
 
 
@@ -133,7 +133,7 @@ def test_training_positives_follow_the_declared_level(tmp_path: Path) -> None:
 
 
 def test_checkpoints_without_monitor_and_pruning(tmp_path: Path) -> None:
-    """[G] 7: no best-*.ckpt unless a metric is monitored; keep_checkpoints=false removes the training
+    """no best-*.ckpt unless a metric is monitored; keep_checkpoints=false removes the training
     state after a successful run, keeping the exported model."""
     from conftest import write_irdata
 

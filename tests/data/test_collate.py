@@ -63,7 +63,7 @@ def test_length_grouped_batches_are_random_complete_and_homogeneous() -> None:
 
 @pytest.mark.parametrize(("n", "world"), [(1000, 2), (1001, 3), (37, 4), (5, 4), (17, 2)])
 def test_ddp_shards_are_disjoint_complete_and_even(n: int, world: int) -> None:
-    """[E] 7: every rank draws the same epoch and takes its share: each pair once, as many batches per rank."""
+    """every rank draws the same epoch and takes its share: each pair once, as many batches per rank."""
     import torch
 
     from crossrank.data.sampling import PairBatchSampler
@@ -77,7 +77,7 @@ def test_ddp_shards_are_disjoint_complete_and_even(n: int, world: int) -> None:
 
 
 def test_packed_pairs_pad_to_what_the_tokenizer_pads(tiny_model_dir: Path) -> None:
-    """[C] flat packed tokenization + vectorized padding gives the tokenizer's own padded batch, in any order."""
+    """flat packed tokenization + vectorized padding gives the tokenizer's own padded batch, in any order."""
     import numpy as np
 
     from crossrank.data.collate import PackedPairs, pad_packed, tokenize_packed
@@ -99,7 +99,7 @@ def test_packed_pairs_pad_to_what_the_tokenizer_pads(tiny_model_dir: Path) -> No
 
 
 def test_collator_counts_real_tokens_on_the_host(tiny_model_dir: Path) -> None:
-    """[C] the throughput log reads the token count the collator made (no GPU sync each step)."""
+    """the throughput log reads the token count the collator made (no GPU sync each step)."""
     from crossrank.data.collate import batch_tokens
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)

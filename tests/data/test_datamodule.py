@@ -49,7 +49,7 @@ def test_validation_on_another_set(irdata_dir: Path, irdata_norun: Path, tmp_pat
 
 
 def test_loader_workers_do_not_deadlock_with_tokenizer_parallelism(tmp_path: Path) -> None:
-    """[C] bug found on a GPU machine: with TOKENIZERS_PARALLELISM=true exported, DataLoader workers forked
+    """A bug found on a GPU machine: with TOKENIZERS_PARALLELISM=true exported, DataLoader workers forked
     after the tokenizer's threads had run (length grouping tokenizes every pair first) hung for good. Workers
     are spawned now."""
     import os

@@ -107,7 +107,7 @@ def test_ir_dataset_without_scoreddocs_uses_bm25(irdata_norun: Path) -> None:
 
 
 def test_failed_download_is_one_line(tmp_path: Path) -> None:
-    """[G] 5: a dataset whose files cannot be fetched names what, from where, and the offline way."""
+    """a dataset whose files cannot be fetched names what, from where, and the offline way."""
     import ir_datasets
     from ir_datasets.datasets.base import Dataset
     from ir_datasets.formats import TsvQueries

@@ -32,7 +32,7 @@ def short_export(tiny_model_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_evaluate_reranker_and_crossencoder_score_alike(short_export: Path, irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 1: evaluate.py scores at the folder's max_length, so its numbers are those of the model people load."""
+    """evaluate.py scores at the folder's max_length, so its numbers are those of the model people load."""
     from sentence_transformers import CrossEncoder
 
     out = tmp_path / "out"

@@ -22,7 +22,7 @@ def scorer(tiny_model_dir: Path) -> CrossEncoderScorer:
 
 
 def test_graded_judgments_at_level_one_warn(scorer, irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 2: graded qrels (0-2) read at level 1 give a warning in metrics.json and report.md."""
+    """graded qrels (0-2) read at level 1 give a warning in metrics.json and report.md."""
     result = evaluate_set(scorer, EvalSet(name="g", path=str(irdata_dir)), tmp_path, progress=False)
     assert result["relevance_level"] == 1 and "mrr@10" in result["reranked"]
     assert len(result["warnings"]) == 1 and "graded 0-2 but relevance >= 1" in result["warnings"][0]

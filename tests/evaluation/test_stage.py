@@ -105,7 +105,7 @@ def test_evaluate_py(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> 
     metrics = json.loads((out / "eval" / "irdata" / "metrics.json").read_text())
     assert metrics["n_pairs"] == 30 and "ndcg@10" in metrics["reranked"]
     assert "first_stage" in proc.stdout and "reranked" in proc.stdout
-    assert f"results in {out / 'eval'}: irdata/metrics.json" in proc.stdout  # [G] 6: where the outputs are
+    assert f"results in {out / 'eval'}: irdata/metrics.json" in proc.stdout  # where the outputs are
 
 
 @pytest.mark.parametrize(
@@ -223,7 +223,7 @@ def _no_nan(token: str) -> float:
 
 
 def test_metrics_json_is_strict_json(scorer, irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 3: values that do not exist are null, never a bare NaN that strict parsers reject."""
+    """values that do not exist are null, never a bare NaN that strict parsers reject."""
     # depth 1: the reranked run equals the first stage, so the paired test has no p-value
     spec = EvalSet(name="one", path=str(irdata_dir), depth=1, relevance_level=2)
     evaluate_set(scorer, spec, tmp_path, progress=False)
@@ -243,7 +243,7 @@ def test_metrics_json_is_strict_json(scorer, irdata_dir: Path, tmp_path: Path) -
 ])
 def test_bad_input_leaves_no_eval_folder(file: str, content: str, message: str, tiny_model_dir: Path,
                                          irdata_dir: Path, tmp_path: Path) -> None:
-    """[G] 6: input that fails validation leaves no shards, meta.json or empty eval/<set>/ behind."""
+    """input that fails validation leaves no shards, meta.json or empty eval/<set>/ behind."""
     (irdata_dir / file).write_text(content)
     out = tmp_path / "o"
     proc = run_cli("evaluate.py", f"model.name_or_path={tiny_model_dir}", f"eval.path={irdata_dir}",
@@ -255,7 +255,7 @@ def test_bad_input_leaves_no_eval_folder(file: str, content: str, message: str, 
 
 def test_error_mid_rerank_is_not_glued_to_the_progress_bar(tiny_model_dir: Path, irdata_dir: Path,
                                                            tmp_path: Path) -> None:
-    """[G] 6: an error found while the progress bar runs starts its own line."""
+    """an error found while the progress bar runs starts its own line."""
     lines = (irdata_dir / "run.tsv").read_text().splitlines()
     qid, q0, _, rank, score, tag = lines[20].split("\t")
     lines[20] = "\t".join([qid, q0, "ghost", rank, score, tag])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -56,7 +57,7 @@ LOADERS: dict[str, tuple[str | None, list[str]]] = {
 
 
 def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model_name: str,
-             head: str = "classifier") -> str:
+             head: str = "classifier") -> Any:
     """The card's YAML header via ``huggingface_hub.ModelCardData``: base model, the library that loads the
     folder (none that the Hub knows for crossrank's own heads), tags, and the reranked evaluation results as
     ``model-index``, which the Hub shows as an evaluation table."""
@@ -74,7 +75,21 @@ def metadata(base_model: str | None, evaluation: Mapping[str, Any] | None, model
     data = ModelCardData(base_model=base_model, library_name=LOADERS[head][0], pipeline_tag="text-ranking",
                          tags=["cross-encoder", "reranker", "crossrank"], model_name=model_name if results else None,
                          eval_results=results or None)
-    return data.to_yaml()
+    return data
+
+
+TEMPLATE = Path(__file__).with_name("card_template.md")
+
+#: The sentence under the title: what the folder is, and so what loads it.
+LOADS_WITH = {
+    "classifier": "The folder is a plain Hugging Face sequence classifier with one output logit; it loads in "
+                  "`transformers` and in sentence-transformers' `CrossEncoder` with identical scores (raw logits, "
+                  "Identity activation).",
+    "segment_cosine": "The folder is the encoder with crossrank's segment-cosine head (`crossrank_head` in "
+                      "`config.json`: the logit is a scaled cosine between the query's and the passage's mean token "
+                      "states of one joint encoding). Load it with crossrank; `transformers` and "
+                      "sentence-transformers' `CrossEncoder` would put a new, random classifier on top.",
+}
 
 
 def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, loss_params: Mapping[str, Any],
@@ -82,102 +97,26 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
            evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
            base_model_note: str | None = None, model_name: str = "crossrank cross-encoder",
            head: str = "classifier") -> str:
-    """Markdown for ``README.md``: base model, data, loss, hyperparameters, training log, results.
+    """Markdown for ``README.md`` from ``card_template.md`` (``huggingface_hub.ModelCard.from_template``): base
+    model, data, loss, hyperparameters, training log, results.
 
     ``base_model`` goes into the Hub metadata only when it is a Hub id; ``base_model_note`` says in prose
     where the weights really came from (e.g. an offline package)."""
+    from huggingface_hub import ModelCard
+
     from crossrank.models.hub import is_hub_id
 
-    non_default = {k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v}
-    shown = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{base_model}`"
-    lines = [
-        "---",
-        metadata(base_model if is_hub_id(base_model) else None, evaluation, model_name, head).strip(),
-        "---",
-        "",
-        f"# Cross-encoder reranker fine-tuned from {base_model}",
-        "",
-        "Trained with crossrank (PyTorch Lightning + Hydra). " + (
-            "The folder is a plain Hugging Face sequence classifier with one output logit; it loads in `transformers` "
-            "and in sentence-transformers' `CrossEncoder` with identical scores (raw logits, Identity activation)."
-            if head == "classifier" else
-            "The folder is the encoder with crossrank's segment-cosine head (`crossrank_head` in `config.json`: "
-            "the logit is a scaled cosine between the query's and the passage's mean token states of one joint "
-            "encoding). Load it with crossrank; `transformers` and sentence-transformers' `CrossEncoder` would "
-            "put a new, random classifier on top."),
-        "",
-        "## Model Details",
-        f"- **Base model:** {shown}" + (f". {base_model_note}" if base_model_note else ""),
-        *([f"- **Training dataset:** `{dataset['name']}` ({dataset['origin']})"] if dataset and "name" in dataset
-          else []),
-        f"- **Maximum Sequence Length:** {max_length} tokens",
-        "- **Number of Output Labels:** 1 label",
-        "",
-        "## Usage",
-        "```python",
-        "from crossrank import Reranker",
-        "",
-        'model = Reranker("path/to/this/folder")',
-        'scores = model.predict([("how many people live in berlin", "Berlin has 3.7 million inhabitants.")])',
-        'ranks = model.rank("how many people live in berlin", ["Berlin has 3.7 million inhabitants.", "Paris."])',
-        "",
-        *LOADERS[head][1],
-        "```",
-        "",
-        "## Training Details",
-        "",
-        "### Training Dataset",
-    ]
-    if dataset:
-        if "name" in dataset:
-            lines.append(f"* Dataset: `{dataset['name']}`, from {dataset['origin']}")
-        lines += [
-            f"* Size: {dataset['size']:,} training samples ({dataset.get('positives', 0):,} positive)",
-            "* Columns: " + ", ".join(f"<code>{c}</code>" for c in dataset["columns"]),
-            "* Approximate statistics based on the first 1000 samples:",
-            "  |         | query | passage | label |",
-            "  |:--------|:------|:--------|:------|",
-            "  | type    | string | string | float |",
-            f"  | details | {_stats_cell(dataset['query_chars'], 'characters')} | "
-            f"{_stats_cell(dataset['passage_chars'], 'characters')} | "
-            f"<ul><li>min: {dataset['label_min']}</li><li>mean: {dataset['label_mean']:.4f}</li>"
-            f"<li>max: {dataset['label_max']}</li></ul> |",
-        ]
-        if dataset.get("val_queries"):
-            lines.append(f"* Validation: {dataset['val_queries']} held-out queries, {dataset['val_pairs']:,} pairs")
-    lines += [
-        f"* Loss: <code>{loss_name}</code> with these parameters:",
-        "  ```json",
-        "  " + json.dumps(dict(loss_params), indent=2).replace("\n", "\n  "),
-        "  ```",
-        "",
-        "### Training Hyperparameters",
-        "#### Non-Default Hyperparameters",
-        "",
-        *[f"- `{k}`: {v}" for k, v in non_default.items()],
-        "",
-        "#### All Hyperparameters",
-        "<details><summary>Click to expand</summary>",
-        "",
-        *[f"- `{k}`: {v}" for k, v in hyperparameters.items()],
-        "",
-        "</details>",
-        "",
-        "### Training Logs",
-        "| Epoch | Step | Training Loss |",
-        "|:-----:|:----:|:-------------:|",
-        *[f"| {r['epoch']:.4f} | {r['step']} | {r['loss']} |" for r in loss_history],
-        "",
-    ]
-    if evaluation:
-        lines += ["## Evaluation", ""]
-        for name, result in evaluation.items():
-            metrics = list(result["reranked"])
-            lines += [f"### {name} ({result['n_queries']} queries, {result['n_pairs']:,} pairs)", "",
-                      "| run | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-            for run in ("first_stage", "reranked"):
-                lines.append(f"| {run} | " + " | ".join("-" if result[run].get(m) is None else f"{result[run][m]:.4f}"
-                                                         for m in metrics) + " |")
-            lines.append("")
-    lines += ["### Framework Versions", *[f"- {k}: {v}" for k, v in framework_versions().items()], ""]
-    return "\n".join(lines)
+    hub_id = is_hub_id(base_model)
+    card = ModelCard.from_template(
+        metadata(base_model if hub_id else None, evaluation, model_name, head), template_path=str(TEMPLATE),
+        base_model=base_model, loads_with=LOADS_WITH[head], usage=LOADERS[head][1],
+        base_model_link=f"[{base_model}](https://huggingface.co/{base_model})" if hub_id else f"`{base_model}`",
+        base_model_note=base_model_note, dataset=dataset, max_length=max_length,
+        columns=", ".join(f"<code>{c}</code>" for c in (dataset or {}).get("columns", [])),
+        query_stats=_stats_cell((dataset or {}).get("query_chars") or {}, "characters"),
+        passage_stats=_stats_cell((dataset or {}).get("passage_chars") or {}, "characters"),
+        loss_name=loss_name, loss_params=json.dumps(dict(loss_params), indent=2).replace("\n", "\n  "),
+        non_default={k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v},
+        hyperparameters=hyperparameters, loss_history=loss_history, evaluation=evaluation,
+        versions=framework_versions())
+    return card.content
