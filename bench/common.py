@@ -1,9 +1,11 @@
 """What the benchmarks share: the same pairs for both peers (TREC DL 2019 from ../shared/irdata, or a
-generated set with MS MARCO's lengths), one model folder, and the machine's matrix-multiply rate."""
+generated set with MS MARCO's lengths), one model folder, the machine's matrix-multiply rate, and the results file
+each benchmark writes (:func:`save_results`)."""
 
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -95,3 +97,40 @@ def matmul_gflops(dtype: torch.dtype = torch.float32, n: int = 2048, device: str
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save_results(name: str, figures: dict, note: str = "") -> Path:
+    """``bench/results/<name>-<date>.json``: what a benchmark measured, with the command that ran it, the commit,
+    the machine and the library versions (every figure a document quotes comes from such a file). A second run
+    the same day gets ``-2``, ``-3``... so a repeat never overwrites the first."""
+    import platform
+    import shlex
+    from datetime import datetime, timezone
+    from importlib.metadata import PackageNotFoundError, version
+
+    from crossrank.files import write_json
+    from crossrank.tracking.run_info import git_state, machine
+
+    versions = {}
+    for package in ("crossrank", "torch", "transformers", "sentence-transformers", "lightning", "onnxruntime"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    payload = {"benchmark": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "command": shlex.join(["python", *sys.argv]), "git": git_state(), "machine": {**machine(), "cpu": cpu},
+               "versions": versions, "figures": figures, "note": note}
+    RESULTS.mkdir(exist_ok=True)
+    day = datetime.now().strftime("%Y-%m-%d")
+    path, n = RESULTS / f"{name}-{day}.json", 1
+    while path.exists():
+        n += 1
+        path = RESULTS / f"{name}-{day}-{n}.json"
+    write_json(path, payload)
+    print(f"results in {path.relative_to(RESULTS.parent.parent)}")
+    return path

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORDS  # noqa: E402
+from common import WORDS, save_results  # noqa: E402
 
 
 def rss_gb() -> float:
@@ -36,9 +36,13 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+STAGES: dict[str, dict] = {}  # what report() printed, for the results file
+
+
 def report(stage: str, start: float, extra: str = "") -> float:
     seconds = time.perf_counter() - start
     print(f"{stage:<44} {seconds:8.1f} s   RSS {rss_gb():5.2f} GB   peak {peak_gb():5.2f} GB   {extra}", flush=True)
+    STAGES[stage] = {"seconds": round(seconds, 1), "peak_rss_gb": round(peak_gb(), 2), "note": extra}
     return seconds
 
 
@@ -141,6 +145,11 @@ def main() -> int:
            f"{n:,} candidates, {n / (time.perf_counter() - start):,.0f}/s")
     print(f"peak RSS {peak_gb():.2f} GB (target <= 3); candidate picking {rows / seconds / 1e6:.1f}M rows/s "
           f"(target >= 2); cached build {first / second:.0f}x faster (target >= 20)")
+    save_results("data_scale", {"stages": STAGES, "peak_rss_gb": round(peak_gb(), 2),
+                                "picking_million_rows_per_second": round(rows / seconds / 1e6, 2),
+                                "cached_build_speedup": round(first / second, 1),
+                                "targets": {"peak_rss_gb": 3, "picking_million_rows_per_second": 2,
+                                            "cached_build_speedup": 20}})
     del texts
     return 0
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORDS  # noqa: E402
+from common import WORDS, save_results  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -71,10 +71,12 @@ def main() -> int:
     print(f"model loaded; RSS {rss_mb():.0f} MiB, peak {peak_mb():.0f} MiB")
     real = rerank_mod._score_with_bar
     seen = {"pairs": 0}
+    rss_by_pairs: dict[int, float] = {}
 
     def score_and_report(*a, **kw):  # one shard: report memory after it
         out = real(*a, **kw)
         seen["pairs"] += len(out)
+        rss_by_pairs[seen["pairs"]] = round(rss_mb(), 1)
         print(f"{seen['pairs']:>9,} pairs scored: RSS {rss_mb():6.0f} MiB, peak {peak_mb():6.0f} MiB, "
               f"{seen['pairs'] / (time.perf_counter() - start):6.0f} pairs/s", flush=True)
         return out
@@ -86,6 +88,9 @@ def main() -> int:
     print(f"metrics computed over {result['n_pairs']:,} pairs: RSS {rss_mb():.0f} MiB, peak {peak_mb():.0f} MiB; "
           f"{time.perf_counter() - start:.0f} s in all")
     print(f"peak RSS of the evaluation stage: {peak_mb() / 1024:.2f} GiB (target <= 2 GiB)")
+    save_results("rerank_memory", {"pairs": result["n_pairs"], "shard_size": args.shard,
+                                   "rss_mib_after_pairs": rss_by_pairs, "peak_rss_gib": round(peak_mb() / 1024, 3),
+                                   "seconds": round(time.perf_counter() - start, 1), "target_peak_gib": 2})
     return 0
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dl19_rerank_pairs, generated_pairs, matmul_gflops, model_folder  # noqa: E402
+from common import dl19_rerank_pairs, generated_pairs, matmul_gflops, model_folder, save_results  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -149,6 +149,16 @@ def main() -> int:
     plain = max((k for k in rate if k.startswith("crossrank torch") and "bf16" not in k), key=rate.get)
     print(f"rerank throughput ratio vs sentence-transformers (default batch): crossrank torch "
           f"{rate[plain] / default:.2f}x, fastest ({fastest.split()[-1]}) {rate[fastest] / default:.2f}x")
+    save_results(f"rerank_throughput-{args.device}", {
+        "pairs": len(pairs), "source": source, "max_length": scorer.max_length, "rounds": args.rounds,
+        "threads": torch.get_num_threads(), "crossrank_batch_size": batch, "peer_best_batch_size": best_bs,
+        "tokens_per_pair": {"real": round(real, 1), "padded": round(padded, 1)},
+        "pairs_per_second": {k: round(v, 1) for k, v in rate.items()},
+        "ratio_vs_peer_default": {k: round(v / default, 3) for k, v in rate.items() if k.startswith("crossrank")},
+        "ratio_vs_peer_best": {k: round(v / best_peer, 3) for k, v in rate.items() if k.startswith("crossrank")},
+        "max_abs_score_difference_vs_peer": {k: float(np.abs(scores[k] - reference).max()) for k in rate},
+        "gflops_per_second": {k: round(work / best[k] / 1e9, 1) for k in rate if k.startswith("crossrank")},
+        "machine_matmul_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)}})
     return 0
 
 

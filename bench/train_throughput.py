@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dl19_train_pairs, generated_pairs, model_folder  # noqa: E402
+from common import dl19_train_pairs, generated_pairs, model_folder, save_results  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -188,6 +188,14 @@ def main() -> int:
     gap = statistics.fmean(abs(x - y) for x, y in zip(a, b))
     print(f"mean |loss difference| of those points: {gap:.3f} (batches differ: crossrank groups by length)")
     print(f"train throughput ratio vs sentence-transformers: {rate['crossrank'] / rate['sentence-transformers']:.2f}x")
+    save_results(f"train_throughput-{args.device}-{args.precision}", {
+        "steps": args.steps, "timed_steps": f"{Clock.WARM + 1}-{args.steps}", "batch_size": 16, "max_length": 512,
+        "pairs": source, "threads": torch.get_num_threads(), "length_grouped": args.length_grouped,
+        "fused_adamw": args.fused, "samples_per_second": {k: round(v, 2) for k, v in rate.items()},
+        "ratio": round(rate["crossrank"] / rate["sentence-transformers"], 3),
+        "seconds_with_setup": {k: round(v, 1) for k, v in total.items()},
+        "loss_curve": {k: [round(x, 4) for x in v] for k, v in curves.items()}, "loss_curve_every": every,
+        "mean_abs_loss_difference": round(gap, 4)})
     return 0
 
 

@@ -14,7 +14,9 @@ IRDATA = ROOT.parent / "shared" / "irdata"
 
 
 #: Test files that share the session's ``multirun`` fixture: one xdist worker runs them all, so it is built once.
-MULTIRUN_FILES = {"test_compare.py", "test_loggers.py", "test_notebooks.py", "test_record.py"}
+MULTIRUN_FILES = {"test_compare.py", "test_loggers.py", "test_record.py"}
+#: Test files whose tests are spread over the workers one by one (each builds its own module fixtures).
+SPREAD_FILES = {"test_docs.py", "test_resume.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,7 +24,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     are built once) and the files that use ``multirun`` share one."""
     for item in items:
         name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("multirun" if name in MULTIRUN_FILES else str(item.path)))
+        group = "multirun" if name in MULTIRUN_FILES else item.nodeid if name in SPREAD_FILES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _share_cores() -> None:

@@ -1,6 +1,6 @@
-"""Reliability: a run killed with SIGKILL mid-epoch and resumed with ckpt_path=last ends exactly where an
-uninterrupted run ends; SIGTERM saves a checkpoint first; non-finite losses stop (or skip) cleanly;
-checkpoints and outputs are written atomically; two runs with one seed are identical (the resume tests)."""
+"""Reliability: a run stopped in training or validation (SIGKILL, SIGTERM) and resumed with ckpt_path=last ends
+exactly where an uninterrupted run ends; non-finite losses stop (or skip) cleanly; checkpoints and outputs are
+written atomically and loaded as data only; two runs with one seed are identical (the resume test)."""
 
 from __future__ import annotations
 
@@ -61,61 +61,50 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+def interrupt(out: Path, step: int, during: str = "training", signal: str = "KILL") -> subprocess.CompletedProcess:
+    """Run (or resume) into ``out`` and stop it with ``signal`` at ``step``, in training or in the validation
+    that follows that step."""
+    return train_py(out, "ckpt_path=last", "+callbacks.stop._target_=hooks.SignalAt", f"+callbacks.stop.step={step}",
+                    f"+callbacks.stop.during={during}", f"+callbacks.stop.signal={signal}")
+
+
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_is_exact(uninterrupted: Path, tmp_path: Path) -> None:
-    """Also shows that one seed gives one run: the first 40 steps here come from a separate process (a second
-    run of the same config) and the result is bit for bit the uninterrupted run's."""
-    out = tmp_path / "killed"
-    proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", "+callbacks.kill.step=45")
-    assert proc.returncode == -9  # SIGKILL: no handler ran
-    assert checkpoint_step(out) == 40  # every 10 steps; the epoch has 90
+def test_a_run_stopped_four_ways_and_resumed_each_time_is_exact(uninterrupted: Path, tmp_path: Path) -> None:
+    """The quickstart validates every 30 steps and checkpoints every 10 here. One run is stopped four times and
+    resumed each time with the same command (``ckpt_path=last``), then ends bit for bit where an uninterrupted run
+    of the same seed (another process) ends, with the same validations and losses:
+
+    1. SIGKILL at step 31, just after step 30's validation: last.ckpt was taken after that validation (taken before
+       it, the resumed run would skip it and continue from another random state);
+    2. SIGTERM (a preemption) at step 45: a checkpoint is saved at the step it stopped;
+    3. SIGKILL in the middle of step 60's validation: the run goes back to step 50 and validates at 60;
+    4. SIGTERM in the middle of step 90's validation: no checkpoint mid-validation; back to step 80.
+    """
+    out = tmp_path / "stopped"
+    proc = interrupt(out, 31)
+    assert proc.returncode == -9 and checkpoint_step(out) == 30  # SIGKILL: no handler ran
     assert not (out / "model").exists() and not list(out.glob("eval/*/metrics.json"))
+    proc = interrupt(out, 45, signal="TERM")
+    assert proc.returncode == 143 and checkpoint_step(out) in (45, 46)  # saved when stopping, not the periodic one
+    assert "interrupted" in (out / "FAILED").read_text()
+    proc = interrupt(out, 60, during="validation")
+    assert proc.returncode == -9 and checkpoint_step(out) == 50
+    proc = interrupt(out, 90, during="validation", signal="TERM")
+    assert proc.returncode == 143 and checkpoint_step(out) == 80
     proc = train_py(out, "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resuming from" in proc.stderr
+    assert "resuming from" in proc.stderr and not (out / "FAILED").exists()
     assert_same_run(uninterrupted, out)
-    # the logs continue: the CSV has every step once, run.json knows the resume
+    # the logs continue: the CSV has every step once, run.json knows the resumes
     import pandas as pd
 
-    steps = pd.read_csv(out / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])["step"].tolist()
-    assert steps == pd.read_csv(uninterrupted / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])[
-        "step"].tolist()
+    def steps(run: Path) -> list[int]:
+        return pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])["step"].tolist()
+
+    assert steps(out) == steps(uninterrupted)
     info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "finished" and len(info["resumes"]) == 1 and "ckpt_path=last" in info["resumes"][0][
-        "command"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("during", "signal"), [("training", "KILL"), ("validation", "KILL"),
-                                                ("validation", "TERM")])
-def test_a_kill_at_a_validation_step_then_resume_is_exact(during: str, signal: str, uninterrupted: Path,
-                                                          tmp_path: Path) -> None:
-    """The quickstart validates every 30 steps. Killed just after step 30's validation, the run resumes from a
-    checkpoint taken after that validation (not before it, which would skip it and continue from another random
-    state); killed or stopped (SIGTERM, a preemption) in the middle of step 60's validation, it resumes from
-    step 50 and validates at 60."""
-    out = tmp_path / f"{during}-{signal}"
-    step = 31 if during == "training" else 60
-    proc = train_py(out, "+callbacks.kill._target_=hooks.SignalAt", f"+callbacks.kill.step={step}",
-                    f"+callbacks.kill.during={during}", f"+callbacks.kill.signal={signal}")
-    assert proc.returncode == -9 if signal == "KILL" else proc.returncode != 0
-    assert checkpoint_step(out) == (30 if during == "training" else 50)
-    proc = train_py(out, "ckpt_path=last")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert_same_run(uninterrupted, out)
-
-
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_and_resumes(uninterrupted: Path, tmp_path: Path) -> None:
-    out = tmp_path / "terminated"
-    proc = train_py(out, "+callbacks.term._target_=hooks.SignalAt", "+callbacks.term.step=55",
-                    "+callbacks.term.signal=TERM")
-    assert proc.returncode != 0
-    assert checkpoint_step(out) in (55, 56)  # saved when stopping, not the step-50 periodic one
-    assert "interrupted" in (out / "FAILED").read_text()
-    proc = train_py(out, "ckpt_path=last")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert_same_run(uninterrupted, out)
+    assert info["status"] == "finished" and len(info["resumes"]) == 4
+    assert all("ckpt_path=last" in r["command"] for r in info["resumes"])
 
 
 @pytest.mark.parametrize("mode", ["stop", "skip"])

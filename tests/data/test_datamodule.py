@@ -59,7 +59,7 @@ def test_loader_workers_do_not_deadlock_with_tokenizer_parallelism(tmp_path: Pat
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "true"}
     proc = subprocess.run([sys.executable, "train.py", "+experiment=quickstart", "model=tiny", "logger=csv",
-                           "progress=false", "data.num_workers=2", "data.length_grouped=true",
+                           "progress=false", "data.num_workers=1", "data.length_grouped=true", "data.val_source=null",
                            "trainer.max_steps=12", "eval=none", "export=false", f"hydra.run.dir={tmp_path}"],
                           cwd=root, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

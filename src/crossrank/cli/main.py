@@ -102,9 +102,13 @@ def hydra_task(task: str, args: list[str]) -> int:
     def app(cfg: DictConfig) -> Any:
         return run(task, cfg)
 
+    argv = sys.argv
     sys.argv = [f"crossrank {task}", *args, f"hydra.job.name={task}"]  # logs to OUT/<task>.log, as the scripts do
-    with one_line_hydra_errors():
-        app()
+    try:
+        with one_line_hydra_errors():
+            app()
+    finally:
+        sys.argv = argv
     return 0
 
 

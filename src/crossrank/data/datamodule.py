@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +14,15 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
-from crossrank.data.local import LocalSource
-from crossrank.data.pairs import PairSpec, check_batching, iter_pairs, split_queries
+from crossrank.data.pairs import PairSpec, check_batching
+from crossrank.data.pairsets import PairSets
 from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
 from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
 from crossrank.data.trec import Qrels
 from crossrank.errors import DataError
-from crossrank.files import atomic_path
 
 log = logging.getLogger(__name__)
-
-VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
-
 
 class _Batches(Sampler[list[int]]):
     """A fixed list of index batches (validation: length-sorted)."""
@@ -101,15 +94,6 @@ class PairDataModule(L.LightningDataModule):
     def source(self) -> Source:
         return load_source(**self.source_cfg)
 
-    def cache_key(self, source: Source) -> str:
-        """A hash of everything that determines the pairs (local files by size and mtime)."""
-        stamp: dict[str, Any] = {"source": self.source_cfg, "spec": asdict(self.spec), "val_depth": self.val_depth,
-                                 "bm25": self.bm25, "val_source": self.val_source_cfg, "version": 2}
-        if isinstance(source, LocalSource):
-            stamp["files"] = {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-                              for p in sorted([*source.root.glob("*.tsv"), *source.root.glob("dataset.yaml")])}
-        return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
     def build(self) -> None:
         """Read the source and build (or load from cache) the training and validation sets."""
         if self.train_dataset is not None:
@@ -118,65 +102,8 @@ class PairDataModule(L.LightningDataModule):
         if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
             self.spec = replace(self.spec, min_relevance=declared_level(source))
         graded_level_warning(source.qrels(), self.spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
-        cached = self.cache_dir / self.cache_key(source) if self.cache_dir else None
-        if cached is not None and (cached / "done").exists():
-            log.info("loading cached pairs from %s", cached)
-            self.train_dataset = datasets.load_from_disk(str(cached / "train"))
-            # an empty dataset does not survive save_to_disk/load_from_disk: rebuild it from its columns
-            self.val_dataset = (datasets.load_from_disk(str(cached / "val")) if (cached / "val").exists()
-                                else datasets.Dataset.from_dict({c: [] for c in VAL_COLUMNS}))
-            self.val_qrels = json.loads((cached / "val_qrels.json").read_text())
-            return
-        self.train_dataset, self.val_dataset, self.val_qrels = self._build(source)
-        if cached is not None:
-            with atomic_path(cached, folder=True) as tmp:
-                self.train_dataset.save_to_disk(str(tmp / "train"))
-                if len(self.val_dataset):
-                    self.val_dataset.save_to_disk(str(tmp / "val"))
-                (tmp / "val_qrels.json").write_text(json.dumps(self.val_qrels))
-                (tmp / "done").touch()
-
-    def _build(self, source: Source) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
-        queries = source.queries()
-        qrels = source.qrels()
-        has_text = source.passage_ids()
-        train_qids, val_qids = split_queries(qrels, self.spec, has_text)
-        if not train_qids:
-            raise DataError(f"{source.name}: no query has a judged positive (relevance >= "
-                            f"{self.spec.min_relevance}) with passage text")
-        depth = max(self.spec.candidate_depth or 0, self.val_depth) or None
-        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, **self.bm25)
-        rows = list(iter_pairs(train_qids, qrels, candidates, self.spec, has_text))
-        val_source, val_queries, val_judged = source, queries, qrels
-        if self.val_source_cfg is not None:
-            cfg = dict(self.val_source_cfg)
-            num = cfg.pop("num_queries", None)
-            val_source = load_source(**cfg)
-            val_queries, val_judged = val_source.queries(), val_source.qrels()
-            sample = PairSpec(min_relevance=self.spec.min_relevance, seed=self.spec.seed,
-                              val_queries=num if num is not None else len(val_judged))
-            val_qids = split_queries(val_judged, sample)[1]
-            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, **self.bm25)
-        else:
-            val_candidates = candidates
-        val_rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]
-        texts = source.passages({p for _, p, _ in rows})
-        val_texts = val_source.passages({p for _, p, _ in val_rows})
-        train = datasets.Dataset.from_dict({
-            "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
-            "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
-            "label": [label for _, _, label in rows],
-        })
-        val_rows = [r for r in val_rows if r[1] in val_texts]
-        val = datasets.Dataset.from_dict({
-            "qid": [q for q, _, _ in val_rows], "pid": [p for _, p, _ in val_rows],
-            "query": [val_queries[q] for q, _, _ in val_rows], "passage": [val_texts[p] for _, p, _ in val_rows],
-            "first_stage": [float(sc) for _, _, sc in val_rows],
-        })
-        val_qrels = {q: val_judged[q] for q in val_qids}
-        log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
-                 source.name, len(train), len(train_qids), len(val), len(val_qids))
-        return train, val, val_qrels
+        builder = PairSets(source, self.spec, self.val_depth, self.bm25, self.val_source_cfg)
+        self.train_dataset, self.val_dataset, self.val_qrels = builder.load_or_build(self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
         self.build()

@@ -5,6 +5,7 @@ the offline alternative."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class IRDatasetsSource:
 
     def declared(self) -> dict[str, object]:
         return {}
+
+    def cache_key(self) -> str:
+        run = Path(self.run_path) if self.run_path else None
+        stamp = [str(run), run.stat().st_size, run.stat().st_mtime_ns] if run and run.is_file() else None
+        return json.dumps({"ir_datasets": self.dataset_id, "run": stamp})
 
     def queries(self) -> dict[str, str]:
         if self._queries is None:

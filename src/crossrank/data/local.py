@@ -4,6 +4,7 @@ itself). Every file is validated as it is read; a problem is one line naming the
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,12 @@ class LocalSource:
             raise DataError(f"{root}: data directory not found")
         self.root = root
         self.name = self.name or root.name
+
+    def cache_key(self) -> str:
+        files = sorted({*self.root.glob("*.tsv"), *self.root.glob("dataset.yaml"),
+                        *([run] if (run := self.run_path()) is not None else [])})
+        stamps = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+        return json.dumps({"local": str(self.root.resolve()), "run": self.run_file, "files": stamps})
 
     def queries(self) -> dict[str, str]:
         if self._queries is None:

@@ -35,6 +35,11 @@ class Source(Protocol):
         """What the set declares of itself (e.g. ``relevance_level``); {} when nothing."""
         ...
 
+    def cache_key(self) -> str:
+        """What identifies the source and its contents, for caches of what is built from it (a local folder: its
+        path and its files' sizes and times; an ir_datasets dataset: its id, which names fixed files)."""
+        ...
+
     def has_run(self) -> bool:
         """Whether the source has a first-stage run (else BM25 over :meth:`iter_passages` is the first stage)."""
         ...

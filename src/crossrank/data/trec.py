@@ -42,16 +42,21 @@ def read_qrels(path: Path, known_qids: Mapping[str, str] | None = None) -> Qrels
         if len(parts) != 4:
             raise DataError(f"{path}:{n}: expected 4 columns (qid, 0, pid, relevance), found {len(parts)}")
         qid, _, pid, rel = parts
-        try:
-            relevance = int(rel)
-        except ValueError:
-            raise DataError(f"{path}:{n}: relevance {rel!r} is not an integer") from None
+        relevance = int(number(int, rel, f"{path}:{n}: relevance {rel!r} is not an integer"))
         if known_qids is not None and qid not in known_qids:
             raise DataError(f"{path}:{n}: qid {qid!r} is not in queries.tsv")
         qrels.setdefault(qid, {})[pid] = relevance
     if not qrels:
         raise DataError(f"{path}: no rows")
     return qrels
+
+
+def number(kind: type[int] | type[float], text: str, error: str) -> int | float:
+    """``text`` as an ``int`` or ``float``; ``error`` (naming the file and line) when it is not one."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise DataError(error) from None
 
 
 def read_run(
@@ -73,10 +78,7 @@ def read_run(
         if pid in seen:
             raise DataError(f"{path}:{n}: pid {pid!r} is listed twice for qid {qid!r}")
         seen.add(pid)
-        try:
-            value = float(score)
-        except ValueError:
-            raise DataError(f"{path}:{n}: score {score!r} is not a number") from None
+        value = number(float, score, f"{path}:{n}: score {score!r} is not a number")
         if known_qids is not None and qid not in known_qids:
             raise DataError(f"{path}:{n}: qid {qid!r} is not in the queries")
         if known_pids is not None and pid not in known_pids:

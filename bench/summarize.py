@@ -1,0 +1,156 @@
+"""The latest results of every benchmark, as the tables of bench/README.md, read from bench/results/*.json.
+
+    python bench/summarize.py            # print the tables
+    python bench/summarize.py --write    # put them into bench/README.md (between the results markers)
+
+The tests check that bench/README.md holds exactly what this prints, so its figures are the results files'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BEGIN, END = "<!-- results: python bench/summarize.py --write -->", "<!-- end of results -->"
+
+
+def load() -> dict[str, list[tuple[str, dict]]]:
+    """``{benchmark: [(file name, result), ...]}`` of its latest day's runs, oldest first."""
+    runs: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for path in sorted((HERE / "results").glob("*.json")):
+        result = json.loads(path.read_text())
+        runs[result["benchmark"]].append((path.name, result))
+    latest = {}
+    for name, found in runs.items():
+        day = max(r["date"][:10] for _, r in found)
+        latest[name] = sorted(((f, r) for f, r in found if r["date"][:10] == day), key=lambda item: item[1]["date"])
+    return latest
+
+
+def where(runs: list[tuple[str, dict]]) -> str:
+    first = runs[0][1]
+    machine, versions = first["machine"], first["versions"]
+    commit = (first.get("git") or {}).get("commit", "?")[:7]
+    links = ", ".join(f"[{i + 1}](results/{f})" for i, (f, _) in enumerate(runs))
+    return (f"{first['date'][:10]}, commit `{commit}`, {machine.get('cpu') or machine.get('platform')} "
+            f"({machine.get('cpus')} cores{', ' + ', '.join(machine['gpus']) if machine.get('gpus') else ''}), "
+            f"torch {versions.get('torch')}, transformers {versions.get('transformers')}, sentence-transformers "
+            f"{versions.get('sentence-transformers')}; runs {links}")
+
+
+def each(runs: list[tuple[str, dict]], get: Callable[[dict], str]) -> str:
+    """One cell: the figure of every run of the day, ``run 1 / run 2``."""
+    return " / ".join(get(r["figures"]) for _, r in runs)
+
+
+def rerank_table(runs: list[tuple[str, dict]]) -> list[str]:
+    figures = runs[0][1]["figures"]
+    lines = [f"Rerank: {figures['pairs']:,} {figures['source']}, max length {figures['max_length']}, "
+             f"{figures['tokens_per_pair']['real']} real tokens a pair; {where(runs)}.", "",
+             "| contender | pairs/s | vs peer default (batch 32) | vs peer best |", "|---|---:|---:|---:|"]
+    for name in figures["pairs_per_second"]:
+        rate = each(runs, lambda f, n=name: f"{f['pairs_per_second'][n]:,.1f}")
+        if not name.startswith("crossrank"):
+            lines.append(f"| {name} | {rate} | | |")
+            continue
+        default = each(runs, lambda f, n=name: f"{f['ratio_vs_peer_default'][n]:.2f}x")
+        best = each(runs, lambda f, n=name: f"{f['ratio_vs_peer_best'][n]:.2f}x")
+        lines.append(f"| {name} | {rate} | {default} | {best} |")
+    return lines
+
+
+def train_table(runs: list[tuple[str, dict]]) -> list[str]:
+    figures = runs[0][1]["figures"]
+    ours = each(runs, lambda f: f"{f['samples_per_second']['crossrank']:.1f}")
+    peer = each(runs, lambda f: f"{f['samples_per_second']['sentence-transformers']:.1f}")
+    ratio = each(runs, lambda f: f"{f['ratio']:.2f}x")
+    gap = each(runs, lambda f: f"{f['mean_abs_loss_difference']:.3f}")
+    return [f"Train: batch {figures['batch_size']}, max length {figures['max_length']}, {figures['pairs']}, steps "
+            f"{figures['timed_steps']} timed (setup and warm-up excluded for both); {where(runs)}.", "",
+            "| | crossrank | sentence-transformers `CrossEncoderTrainer` | ratio |", "|---|---:|---:|---:|",
+            f"| samples/s | {ours} | {peer} | {ratio} |",
+            f"| mean \\|loss difference\\| of the logged points | {gap} | | |"]
+
+
+def memory_table(runs: list[tuple[str, dict]]) -> list[str]:
+    figures = runs[0][1]["figures"]
+
+    def first_last(f: dict) -> str:
+        values = list(f["rss_mib_after_pairs"].values())
+        return f"{values[0]} -> {values[-1]}"
+
+    return [f"Memory of the evaluation stage: {figures['pairs']:,} generated pairs through rerank and metrics "
+            f"(the tiny model, shards of {figures['shard_size']:,}); {where(runs)}.", "",
+            "| | value |", "|---|---:|",
+            f"| peak RSS, GiB (target <= {figures['target_peak_gib']}) | "
+            f"{each(runs, lambda f: str(f['peak_rss_gib']))} |",
+            f"| RSS after the first and the last shard, MiB | {each(runs, first_last)} |"]
+
+
+def scale_table(runs: list[tuple[str, dict]]) -> list[str]:
+    figures = runs[0][1]["figures"]
+    lines = [f"Data pipeline at MS MARCO's size (generated data); {where(runs)}.", "", "| stage | seconds | note |",
+             "|---|---:|---|"]
+    for stage, value in figures["stages"].items():
+        lines.append(f"| {stage} | {each(runs, lambda f, s=stage: str(f['stages'][s]['seconds']))} | {value['note']} |")
+    return lines
+
+
+def backend_table(runs: list[tuple[str, dict]]) -> list[str]:
+    figures = runs[0][1]["figures"]
+    lines = [f"Backends: nDCG@10 on {figures['set']}, max length {figures['max_length']}; {where(runs)}.", "",
+             "| model | torch (fp32) | torch-bf16 | onnx-int8 |", "|---|---:|---:|---:|"]
+    for name in figures["models"]:
+        cells = [each(runs, lambda f, n=name, b=b: f"{f['models'][n]['ndcg@10'][b]:.4f}")
+                 for b in ("torch", "torch-bf16", "onnx-int8")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def transcribed_table(runs: list[tuple[str, dict]]) -> list[str]:
+    lines = []
+    for name, result in runs:
+        lines += [f"{result['note']} ([results/{name}](results/{name}))", "", "| what | crossrank | peer | ratio |",
+                  "|---|---:|---:|---:|"]
+        for row in result["figures"]["rows"]:
+            lines.append(f"| {row['what']} | {row['crossrank']} | {row['peer']} | {row['ratio']} |")
+    return lines
+
+
+TABLES = {"rerank_throughput-cpu": rerank_table, "train_throughput-cpu-32": train_table,
+          "rerank_memory": memory_table, "data_scale": scale_table, "backend_ndcg": backend_table,
+          "gpu_h100_transcribed": transcribed_table}
+
+
+def summary() -> str:
+    latest = load()
+    parts = [BEGIN]
+    for name, table in TABLES.items():
+        if name in latest:
+            parts += [f"### {name}", "", *table(latest[name]), ""]
+    return "\n".join([*parts, END])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="put the tables into bench/README.md")
+    args = ap.parse_args()
+    text = summary()
+    if not args.write:
+        print(text)
+        return 0
+    readme = HERE / "README.md"
+    old = readme.read_text()
+    start, end = old.index(BEGIN), old.index(END) + len(END)
+    readme.write_text(old[:start] + text + old[end:])
+    print(f"wrote the results into {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
