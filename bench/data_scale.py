@@ -129,7 +129,7 @@ def main() -> int:
     dm, second = build_pairs(root, tmp / "cache", rows)
     report("pair set again, from the Arrow cache", start, f"{first / second:.0f}x faster than the first build")
 
-    from crossrank.evaluation.rerank import cut_per_query
+    from crossrank.evaluation.candidates import cut_per_query
 
     start = time.perf_counter()
     evaluation = LocalSource(str(root))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IRDATA = ROOT.parent / "shared" / "irdata"
+
+# Set before any test module imports ir_datasets, which fixes its download folders when it is imported.
+os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="crossrank-ir_datasets-")
+atexit.register(shutil.rmtree, os.environ["IR_DATASETS_HOME"], True)
 
 
 #: Test files that share the session's ``multirun`` fixture: one xdist worker runs them all, so it is built once.
@@ -52,7 +59,6 @@ def _offline_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.pop("WANDB_API_KEY", None)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    os.environ["IR_DATASETS_HOME"] = str(cache / "ir_datasets")
     from tiny import make_tiny_model
 
     os.environ["CROSSRANK_TINY_MODEL"] = str(make_tiny_model(cache / "tiny-bert"))  # model=tiny (conf/model/tiny.yaml)

@@ -62,3 +62,14 @@ def test_first_stage_uses_it_for_local_and_ir_datasets(irdata_dir: Path, monkeyp
 
     with pytest.raises(DataError, match="pid 'ghost' is not in the collection"):
         first_stage(LocalSource(str(irdata_dir)), wanted, 3)
+
+
+@pytest.mark.parametrize("score", ["nan", "inf", "-inf"])
+def test_run_file_rejects_a_score_that_is_not_finite(tmp_path: Path, score: str) -> None:
+    from crossrank.data.trec import read_run
+    from crossrank.errors import DataError
+
+    path = tmp_path / "run.trec"
+    path.write_text(f"q1 Q0 p1 1 2.5 bm25\nq1 Q0 p2 2 {score} bm25\n")
+    with pytest.raises(DataError, match=rf"run.trec:2: score '{score}' is not a finite number"):
+        list(read_run(path))

@@ -125,3 +125,12 @@ def test_failed_download_is_one_line(tmp_path: Path) -> None:
     assert message.startswith("ir_datasets: cannot download the queries of crossrank-test/unreachable from "
                               "http://127.0.0.1:9/queries.tsv (Connection refused)")
     assert "data=local data.path=DIR" in message
+
+
+def test_val_source_config_splits_sample_settings_and_names_unknown_keys() -> None:
+    from crossrank.data.sources import val_source_config
+
+    fields, sample = val_source_config({"kind": "local", "path": "D", "num_queries": 8, "min_relevance": 1})
+    assert fields == {"kind": "local", "path": "D"} and sample == {"num_queries": 8, "min_relevance": 1}
+    with pytest.raises(ConfigError, match=r"^data.val_source.num_querys: unknown key \(known: dataset_id, kind"):
+        val_source_config({"kind": "local", "path": "D", "num_querys": 8})

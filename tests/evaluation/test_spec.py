@@ -58,3 +58,26 @@ def test_binary_judgments_do_not_warn() -> None:
     assert graded_level_warning({"q": {"a": 1, "b": 0}}, 1, "x", "fix") is None
     assert graded_level_warning({"q": {"a": 3}}, 2, "x", "fix") is None
     assert "graded 0-3" in graded_level_warning({"q": {"a": 3}}, 1, "x", "fix")
+
+
+def test_nanobeir_sets_default_all_and_bad_choices() -> None:
+    from omegaconf import OmegaConf
+
+    from crossrank.errors import ConfigError
+    from crossrank.evaluation.spec import NANOBEIR, NANOBEIR_DEFAULT, eval_sets, suite_members
+
+    def names(sets) -> list[str]:
+        return [s.dataset_id for s in suite_members(EvalSet(name="nb", kind="nanobeir", sets=sets))]
+
+    assert names(None) == [f"nano-beir/{s}" for s in NANOBEIR_DEFAULT] and len(NANOBEIR_DEFAULT) == 11
+    assert len(names("all")) == len(NANOBEIR) == 13
+    assert names(["fiqa"]) == ["nano-beir/fiqa"]
+    for bad, message in (([], "give a list"), ("some", "give a list"), (["fiqa", "nope"], "nope is not a NanoBEIR")):
+        with pytest.raises(ConfigError, match=message):
+            names(bad)
+    with pytest.raises(ConfigError, match="only a suite"):
+        EvalSet(name="x", kind="local", path="DIR", sets=["fiqa"])
+    twice = OmegaConf.create({"eval": {"name": "nb", "kind": "nanobeir", "sets": ["fiqa"]},
+                              "extra_eval": {"nanobeir": {"name": "nb", "kind": "nanobeir", "sets": ["fiqa", "nq"]}}})
+    with pytest.raises(ConfigError, match="nb_fiqa is evaluated twice"):
+        eval_sets(twice)

@@ -50,6 +50,20 @@ def test_local_without_run_uses_bm25(scorer, irdata_norun: Path, tmp_path: Path)
     assert result["n_pairs"] <= 30
 
 
+def test_bm25_first_stage_is_cached_until_the_collection_changes(irdata_norun: Path, tmp_path: Path) -> None:
+    from crossrank.data.candidates import first_stage
+    from crossrank.data.local import LocalSource
+
+    cache = tmp_path / "bm25"
+    fresh = first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache)
+    assert len(list(cache.glob("*.trec"))) == 1
+    assert first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache) == fresh  # read back exactly
+    with (irdata_norun / "collection.tsv").open("a") as f:
+        f.write("p_new\thow do solar panels work: solar panels work, solar panels explained\n")
+    edited = first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache)
+    assert len(list(cache.glob("*.trec"))) == 2 and edited["q0"][0][0] == "p_new" != fresh["q0"][0][0]
+
+
 def test_ir_datasets_source(scorer, irdata_dir: Path, tmp_path: Path) -> None:
     dataset_id = register_local_ir_dataset("crossrank-test/eval-stage", irdata_dir)
     a = evaluate_set(scorer, EvalSet(name="ird", kind="ir_datasets", dataset_id=dataset_id, depth=None,

@@ -12,9 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from crossrank.data.irds import IRDatasetsSource
 from crossrank.data.local import LocalSource
-from crossrank.data.sources import Source, load_source
+from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.errors import ConfigError, DataError
-from crossrank.evaluation.spec import EvalSet, eval_sets
+from crossrank.evaluation.spec import SUITE_RANKINGS, EvalSet, eval_sets
 from crossrank.models.hub import check_model_path
 from crossrank.training.losses.registry import check_batches, loss_info
 
@@ -43,13 +43,19 @@ def check_source(source: Source, run_path: str | None = None) -> None:
             raise DataError(f"{run}: the run is empty")
         if run_path and run is None:
             raise DataError(f"{run_path}: run file not found")
-    elif isinstance(source, IRDatasetsSource) and source.run_path and not Path(source.run_path).is_file():
-        raise DataError(f"{source.run_path}: run file not found")
+    elif isinstance(source, IRDatasetsSource):
+        if source.run_path and not Path(source.run_path).is_file():
+            raise DataError(f"{source.run_path}: run file not found")
+        source.qrels()  # downloaded now (or read from ir_datasets' cache): offline, this fails in seconds
 
 
 def check_eval_set(spec: EvalSet) -> None:
-    """An evaluation set's folder, files and compare runs."""
-    check_source(spec.source(), spec.run_path)
+    """An evaluation set's folder, files and compare runs; an ir_datasets set's queries too (with its judgments,
+    everything but the passages is fetched now: offline, a set fails here, not after the sets before it)."""
+    source = spec.source()
+    check_source(source, spec.run_path)
+    if isinstance(source, IRDatasetsSource):
+        source.queries()
     for name, path in spec.compare_runs.items():
         if not Path(path).is_file():
             raise DataError(f"eval.compare_runs.{name}: {path}: file not found")
@@ -74,8 +80,12 @@ def logged_metrics(cfg: DictConfig, sets: list[EvalSet]) -> list[str]:
         keys += [f"{p}/{m}" for p in ("val", "val/first_stage") for m in VALIDATION_METRICS]
     for spec in sets:
         names = spec.metric_names(spec.source())
-        keys += [f"eval/{spec.name}/{run}/{m}" for run in ("first_stage", "reranked") for m in names]
-    return keys
+        keys += [f"eval/{spec.name}/{run}/{m}" for run in spec.rankings() for m in names]
+        keys.append(f"eval/{spec.name}/pairs_per_second")
+        if spec.suite:  # the suite's mean too (the sets share their metrics)
+            keys += [f"eval/{spec.suite}/{run}/{m}" for run in spec.rankings() if run in SUITE_RANKINGS
+                     for m in names]
+    return list(dict.fromkeys(keys))
 
 
 def check_metric(cfg: DictConfig, sets: list[EvalSet], name: str, key: str) -> None:
@@ -105,11 +115,12 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
             raise ConfigError("config key data.path must be set (e.g. data.path=DIR)")
         check_source(LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv"), data.get("run_path"))
     else:
-        load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"))
+        check_source(load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"),
+                                 data.get("run_path")), data.get("run_path"))
     check_loss_data(cfg, data)
     val_source = data.get("val_source")
     if val_source:
-        fields = {k: v for k, v in val_source.items() if k != "num_queries"}
+        fields = val_source_config(val_source)[0]
         check_source(load_source(**fields), fields.get("run_path"))
     sets = eval_sets(cfg)
     for spec in sets:

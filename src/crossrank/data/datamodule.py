@@ -49,7 +49,8 @@ class PairDataModule(L.LightningDataModule):
         val_depth: first-stage candidates per validation query.
         cache_dir: where built pair sets are saved as Arrow (keyed by source, spec and file stamps).
         val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
-            run_path, num_queries}`` (a seeded sample of its judged queries, top ``val_depth`` candidates).
+            run_path, num_queries, min_relevance}`` (a seeded sample of its queries judged >= ``min_relevance``,
+            default ``pairs.min_relevance``; top ``val_depth`` candidates).
         length_grouped: batches of similar length (less padding; still a random order every epoch).
         group_size: batches of whole query groups, one positive and ``group_size - 1`` negatives each, for
             ranking and distillation losses (``batch_size`` counts pairs and must be a multiple); None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ class IRDatasetsSource:
     def cache_key(self) -> str:
         run = Path(self.run_path) if self.run_path else None
         stamp = [str(run), run.stat().st_size, run.stat().st_mtime_ns] if run and run.is_file() else None
-        return json.dumps({"ir_datasets": self.dataset_id, "run": stamp})
+        return json.dumps({"ir_datasets": self.dataset_id, "run": stamp, "files": downloaded_files(self.dataset_id)})
 
     def queries(self) -> dict[str, str]:
         if self._queries is None:
@@ -165,9 +166,17 @@ def fetching(dataset_id: str, what: str) -> Iterator[None]:
     except (requests.RequestException, urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror) as e:
         url = getattr(getattr(e, "request", None), "url", None) or ""
         where = f" from {url}" if url else ""
-        raise DataError(f"ir_datasets: cannot download the {what} of {dataset_id}{where} ({_reason(e)}); offline, use "
-                        "a local copy in the irdata format: data=local data.path=DIR or eval=local eval.path=DIR"
-                        ) from None
+        raise DataError(f"ir_datasets: cannot download the {what} of {dataset_id}{where} ({_reason(e)}); offline, "
+                        f"{offline_hint(dataset_id)}") from None
+
+
+def offline_hint(dataset_id: str) -> str:
+    """How to go on without a download: a NanoBEIR set's three files by hand, else a local irdata folder."""
+    if dataset_id.startswith("nano-beir/"):
+        home = Path(os.environ.get("IR_DATASETS_HOME") or Path.home() / ".ir_datasets")
+        return (f"put corpus.parquet, queries.parquet and qrels.parquet of the Hugging Face dataset "
+                f"zeta-alpha-ai/Nano<Set> in {home / dataset_id}/, or use eval=local eval.path=DIR")
+    return "use a local copy in the irdata format: data=local data.path=DIR or eval=local eval.path=DIR"
 
 
 def _query_text(query: object) -> str:
@@ -180,3 +189,19 @@ def _doc_text(doc: object) -> str:
     if text is None:
         text = doc.default_text()  # type: ignore[attr-defined]
     return f"{title} {text}".strip() if title else text
+
+
+def downloaded_files(dataset_id: str) -> list[list[object]]:
+    """Name, size and modification time of the files ir_datasets keeps for ``dataset_id`` (its own folder under
+    ``$IR_DATASETS_HOME``, else the nearest parent's; not the lookup stores it builds, ``*.pklz4``): part of cache
+    keys, so that files downloaded again or put there by hand are not taken for the old ones."""
+    from ir_datasets.util import home_path
+
+    home = Path(home_path())
+    folder = home / dataset_id
+    while folder != home and not folder.is_dir():
+        folder = folder.parent
+    if folder == home:
+        return []
+    return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in folder.iterdir()
+                  if f.is_file() and not f.name.endswith(".pklz4"))

@@ -15,7 +15,7 @@ import datasets
 
 from crossrank.data.candidates import first_stage
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
-from crossrank.data.sources import Source, load_source
+from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.data.trec import Qrels
 from crossrank.errors import DataError
 from crossrank.files import atomic_path
@@ -43,8 +43,7 @@ class PairSets:
 
     def cache_key(self) -> str:
         """A hash of everything that determines the sets."""
-        val = load_source(**{k: v for k, v in self.val_source.items() if k != "num_queries"}) if self.val_source \
-            else None
+        val = load_source(**val_source_config(self.val_source)[0]) if self.val_source else None
         stamp = {"source": self.source.cache_key(), "spec": asdict(self.spec), "val_depth": self.val_depth,
                  "bm25": self.bm25, "val_source": self.val_source, "val_files": val.cache_key() if val else None,
                  "format": CACHE_FORMAT}
@@ -78,18 +77,23 @@ class PairSets:
             raise DataError(f"{source.name}: no query has a judged positive (relevance >= {spec.level}) with passage "
                             "text")
         depth = max(spec.candidate_depth or 0, self.val_depth) or None
-        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, **self.bm25)
+        k1, b = self.bm25["bm25_k1"], self.bm25["bm25_b"]
+        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, k1, b)
         rows = list(iter_pairs(train_qids, qrels, candidates, spec, has_text))
         val_source, val_queries, val_judged = source, queries, qrels
         if self.val_source is not None:
-            fields = dict(self.val_source)
-            num = fields.pop("num_queries", None)
+            fields, sample_cfg = val_source_config(self.val_source)
+            num = sample_cfg["num_queries"]
+            level = sample_cfg["min_relevance"] or spec.min_relevance  # its own scale (NanoBEIR: binary)
             val_source = load_source(**fields)
             val_queries, val_judged = val_source.queries(), val_source.qrels()
-            sample = PairSpec(min_relevance=spec.min_relevance, seed=spec.seed,
+            sample = PairSpec(min_relevance=level, seed=spec.seed,
                               val_queries=num if num is not None else len(val_judged))
             val_qids = split_queries(val_judged, sample)[1]
-            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, **self.bm25)
+            if not val_qids:
+                raise DataError(f"data.val_source: {val_source.name} has no judged query with relevance >= {level} "
+                                "(set data.val_source.min_relevance)")
+            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, k1, b)
         else:
             val_candidates = candidates
         val_rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]

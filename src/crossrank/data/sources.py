@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from crossrank.data.trec import Qrels, RunRow
 from crossrank.errors import ConfigError
@@ -113,3 +113,21 @@ def load_source(kind: str, path: str | None = None, dataset_id: str | None = Non
 
         return IRDatasetsSource(dataset_id, run_path=run_path, name=name)
     raise ConfigError(f"source kind {kind!r}: expected 'local' or 'ir_datasets'")
+
+
+#: What ``data.val_source`` holds besides the source: how many of its judged queries validate, and from which
+#: relevance on a query counts (None: the training pairs' ``min_relevance``).
+VAL_SAMPLE = {"num_queries": None, "min_relevance": None}
+
+
+def val_source_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data.val_source`` as (:func:`load_source` arguments, :data:`VAL_SAMPLE` settings); an unknown key is a
+    one-line error."""
+    known = {"kind", "path", "dataset_id", "run_path", "name"}
+    unknown = sorted(set(values) - known - set(VAL_SAMPLE))
+    if unknown:
+        raise ConfigError(f"data.val_source.{unknown[0]}: unknown key (known: "
+                          f"{', '.join(sorted(known | set(VAL_SAMPLE)))})")
+    return ({k: v for k, v in values.items() if k in known},
+            {k: values.get(k, default) for k, default in VAL_SAMPLE.items()})
+

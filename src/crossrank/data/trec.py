@@ -3,6 +3,7 @@ tag``), in trec_eval's conventions (a query's candidates ordered by score, ties 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def read_run(
             raise DataError(f"{path}:{n}: pid {pid!r} is listed twice for qid {qid!r}")
         seen.add(pid)
         value = number(float, score, f"{path}:{n}: score {score!r} is not a number")
+        if not math.isfinite(value):
+            raise DataError(f"{path}:{n}: score {score!r} is not a finite number")
         if known_qids is not None and qid not in known_qids:
             raise DataError(f"{path}:{n}: qid {qid!r} is not in the queries")
         if known_pids is not None and pid not in known_pids:
@@ -89,9 +92,11 @@ def read_run(
         raise DataError(f"{path}: the run is empty")
 
 
-def trec_lines(run: Mapping[str, Mapping[str, float]], tag: str) -> Iterator[str]:
-    """TREC run lines, each query in trec_eval's order (score desc, pid desc)."""
+def trec_lines(run: Mapping[str, Mapping[str, float]], tag: str, exact: bool = False) -> Iterator[str]:
+    """TREC run lines, each query in trec_eval's order (score desc, pid desc); scores with 6 decimals, or with
+    ``exact`` every digit (a cache read back must rank as the run it keeps)."""
     for qid in run:
         ordered = sorted(run[qid].items(), key=order_key, reverse=True)
         for rank, (pid, score) in enumerate(ordered, 1):
-            yield f"{qid} Q0 {pid} {rank} {score:.6f} {tag}\n"
+            shown = repr(score) if exact else f"{score:.6f}"
+            yield f"{qid} Q0 {pid} {rank} {shown} {tag}\n"

@@ -26,8 +26,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from crossrank.data.sources import Source
-from crossrank.data.trec import RunRow, order_key
+from crossrank.data.trec import RunRow
 from crossrank.errors import DataError
+from crossrank.evaluation.candidates import is_injected
 from crossrank.evaluation.metrics import RunDict
 from crossrank.files import write_text
 from crossrank.models.scorer import CrossEncoderScorer
@@ -48,23 +49,6 @@ class RerankResult:
     @property
     def pairs_per_second(self) -> float:
         return self.scored_pairs / self.seconds if self.scored_pairs and self.seconds > 0 else float("nan")
-
-
-def cut_per_query(rows: Iterator[RunRow], depth: int | None, name: str = "run") -> Iterator[RunRow]:
-    """Stream the top-``depth`` rows of each query (trec_eval order). Needs rows grouped by query,
-    as TREC run files are; a query that shows up again after another is an error."""
-    if depth is None:
-        yield from rows
-        return
-    done: set[str] = set()
-    for qid, group in itertools.groupby(rows, key=lambda r: r[0]):
-        if qid in done:
-            raise DataError(f"{name}: the run is not grouped by query (qid {qid!r} appears twice); "
-                            "sort it by qid to use a depth cut")
-        done.add(qid)
-        items = sorted(((pid, score) for _, pid, score in group), key=order_key, reverse=True)[:depth]
-        for pid, score in items:
-            yield qid, pid, score
 
 
 #: Bumped when the shard format changes: older shards are then scored afresh.
@@ -96,7 +80,7 @@ def _stored_key(path: Path) -> str | None:
 
 
 def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows: Iterator[RunRow],
-           depth: int | None = None, batch_size: int | None = None, shard_size: int = 50_000,
+           batch_size: int | None = None, shard_size: int = 50_000,
            rank: int = 0, world_size: int = 1, progress: bool = True,
            barrier: Callable[[], None] | None = None, key: dict[str, object] | None = None) -> RerankResult | None:
     """Score the streamed candidate ``rows``; return both runs (None on workers other than rank 0,
@@ -118,7 +102,7 @@ def rerank(source: Source, scorer: CrossEncoderScorer, out_dir: str | Path, rows
     queries = source.queries()
     start = time.perf_counter()
     scored = reused = count = 0
-    stream = cut_per_query(rows, depth, source.name)
+    stream = iter(rows)
     with tqdm(desc=f"rerank {source.name}", unit="pair", disable=not progress or rank != 0, smoothing=0.1) as bar:
         for i in itertools.count():
             chunk = list(itertools.islice(stream, shard_size))
@@ -196,36 +180,29 @@ def iter_shard_rows(shards: Path) -> Iterator[tuple[str, str, float, float]]:
                 yield qid, pid, float(a), float(b)
 
 
-def iter_query_chunks(shards: Path, queries_per_chunk: int = 1000) -> Iterator[tuple[RunDict, RunDict]]:
-    """(first-stage run, reranked run) for a few thousand queries at a time, so that metrics over millions of
-    candidates need memory for one chunk only. A query's rows are consecutive in the stream (a shard boundary
-    may split them); a query met again after another one is an error."""
+def iter_query_chunks(shards: Path, queries_per_chunk: int = 1000) -> Iterator[tuple[RunDict, RunDict, RunDict]]:
+    """(first-stage run, reranked run, added positives' scores) for a few thousand queries at a time, so that
+    metrics over millions of candidates need memory for one chunk only. A query's rows are consecutive in the
+    stream (a shard boundary may split them); a query met again after another one is an error. Added positives
+    (a NaN first-stage score: ``eval.rerank_positives``) are in neither of the first two runs."""
     first: RunDict = {}
     reranked: RunDict = {}
+    added: RunDict = {}
     done: set[str] = set()
     previous = None
     for qid, pid, a, b in iter_shard_rows(shards):
         if qid != previous:
-            if qid in done or qid in first:
+            if qid in done or qid in first or qid in added:
                 raise DataError(f"{shards}: qid {qid!r} is not contiguous in the scored candidates")
-            if previous is not None and len(first) >= queries_per_chunk:
-                done.update(first)
-                yield first, reranked
-                first, reranked = {}, {}
+            if previous is not None and len(first) + len(added.keys() - first.keys()) >= queries_per_chunk:
+                done.update(first, added)
+                yield first, reranked, added
+                first, reranked, added = {}, {}, {}
             previous = qid
+        if is_injected(a):
+            added.setdefault(qid, {})[pid] = b
+            continue
         first.setdefault(qid, {})[pid] = a
         reranked.setdefault(qid, {})[pid] = b
-    if first:
-        yield first, reranked
-
-
-def read_shards(shards: Path) -> tuple[RunDict, RunDict, int]:
-    """Merge every shard into (first-stage run, reranked run, number of pairs): for small sets and tests."""
-    first: RunDict = {}
-    reranked: RunDict = {}
-    n = 0
-    for qid, pid, a, b in iter_shard_rows(shards):
-        first.setdefault(qid, {})[pid] = a
-        reranked.setdefault(qid, {})[pid] = b
-        n += 1
-    return first, reranked, n
+    if first or added:
+        yield first, reranked, added

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from crossrank.evaluation.rerank import scorer_key
 from crossrank.evaluation.spec import EvalSet, eval_sets
-from crossrank.evaluation.stage import evaluate_set
+from crossrank.evaluation.stage import evaluate_sets
 from crossrank.models.backends import apply
 from crossrank.models.scorer import CrossEncoderScorer
 
@@ -28,14 +28,9 @@ def _score_sets(fabric: Any, model: str, max_length: int | None, sets: list[Eval
         scorer = CrossEncoderScorer.from_pretrained(model, max_length=max_length, num_labels=None, backend=backend,
                                                     compile=compile)
     scorer = apply(scorer.to(fabric.device).eval(), backend)
-    key = scorer_key(scorer)  # hashes every weight: once for all the sets
-    results: dict[str, Any] = {}
-    for spec in sets:
-        result = evaluate_set(scorer, spec, out, model_id=model, progress=progress, rank=fabric.global_rank,
-                              world_size=fabric.world_size, barrier=fabric.barrier, key=key)
-        if result is not None:
-            results[spec.name] = result
-    return results
+    return evaluate_sets(scorer, sets, out, model_id=model, progress=progress, rank=fabric.global_rank,
+                         world_size=fabric.world_size, barrier=fabric.barrier,
+                         key=scorer_key(scorer))  # hashes every weight: once for all the sets
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The rankings an evaluation set can report (besides compared runs), in the order reports show them, and how
+#: tables label them: the first stage, the reranker, the reranker with the judged positives the first stage
+#: missed (``rerank_positives``), its fusion with the first stage (``interpolate``), the ``teacher``.
+RANKINGS = {"first_stage": "first stage", "reranked": "reranked", "reranked_with_positives": "with positives",
+            "interpolated": "fused", "teacher": "teacher"}
+#: What an evaluation writes in ``OUT/eval/<set>/`` beside its score shards: reports, and run files (TREC).
+REPORT_FILES = ("metrics.json", "report.md", "report.json", "per_query.tsv")
+RUN_FILES = ("run.trec", "run.with_positives.trec", "run.interpolated.trec", "run.teacher.trec")
+
+#: The rankings a suite (NanoBEIR) averages over its sets.
+SUITE_RANKINGS = ("first_stage", "reranked", "reranked_with_positives")
+
 #: The metrics of a paper table, before relevance-level suffixes.
 BASE_METRICS = ("mrr@10", "ndcg@10", "recall@100", "recall@1000", "map")
 BINARY_METRICS = ("mrr", "map", "recall", "precision", "hit_rate", "hits", "r-precision", "f1", "bpref")
@@ -68,8 +80,14 @@ class EvalSet:
     queries: list[str] | None = None  # only these queries are reranked and judged (a cross-validation fold)
     teacher: str | None = None  # a zero-shot scorer (bi-encoder[:PATH] or a cross-encoder) reported as run "teacher"
     teacher_weight: float | None = None  # its weight in the interpolation (tuned with interpolate: val)
+    bm25_cache: str | None = None  # where BM25 first stages are kept (None: computed every time)
+    rerank_positives: bool = False  # also rerank the judged positives the first stage missed, reported apart
+    sets: list[str] | str | None = None  # kind "nanobeir": which sets (None: NANOBEIR_DEFAULT; "all": NANOBEIR)
+    suite: str | None = None  # the suite this set belongs to (its mean is reported under that name)
 
     def __post_init__(self) -> None:
+        if self.sets is not None and self.kind != "nanobeir":
+            raise ConfigError(f"eval.sets: only a suite (kind: nanobeir) has sets; this set's kind is {self.kind}")
         weight = self.interpolate
         if weight is not None and weight != "val" and (
                 isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1):
@@ -99,9 +117,23 @@ class EvalSet:
     def metric_names(self, source: Source) -> list[str]:
         return metric_names(self.depth, self.level(source), self.metrics)
 
+    def rankings(self) -> list[str]:
+        """The rankings this set reports (keys of :data:`RANKINGS`), then its compared runs."""
+        made = {"reranked_with_positives": self.rerank_positives, "interpolated": self.interpolate is not None,
+                "teacher": bool(self.teacher)}
+        return [r for r in RANKINGS if made.get(r, True)] + list(self.compare_runs)
+
+
+#: NanoBEIR's 13 sets, by their ir_datasets names (``nano-beir/<name>``).
+NANOBEIR = ("climate-fever", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco", "nfcorpus", "nq", "quora",
+            "scidocs", "arguana", "scifact", "webis-touche2020")
+#: The sets sentence-transformers' CrossEncoderNanoBEIREvaluator takes by default: all but the two
+#: argument-retrieval sets.
+NANOBEIR_DEFAULT = tuple(s for s in NANOBEIR if s not in ("arguana", "webis-touche2020"))
+
 
 def eval_sets(cfg: DictConfig) -> list[EvalSet]:
-    """The primary ``eval`` set and any ``extra_eval`` sets named by the experiment."""
+    """The primary ``eval`` set and any ``extra_eval`` sets; a suite (``kind: nanobeir``) is one set per member."""
     from omegaconf import OmegaConf
 
     sets = {"eval": cfg.eval} if cfg.get("eval") else {}
@@ -117,5 +149,28 @@ def eval_sets(cfg: DictConfig) -> list[EvalSet]:
         except TypeError as e:
             raise ConfigError(f"{key}: {e}") from None
         metric_names(spec.depth, 1, spec.metrics)  # unknown metric names fail here, before any work
-        out.append(spec)
+        out += suite_members(spec, key) if spec.kind == "nanobeir" else [spec]
+    names = [spec.name for spec in out]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"extra_eval: the set {twice} is evaluated twice (it is eval's too, or listed twice)")
     return out
+
+
+def suite_members(spec: EvalSet, key: str = "eval") -> list[EvalSet]:
+    """A NanoBEIR suite as its sets: each ``nano-beir/<set>`` read through ir_datasets, BM25 over its own corpus as
+    the first stage, the suite's other settings."""
+    from dataclasses import replace
+
+    if spec.sets is None or spec.sets == "all":
+        chosen = list(NANOBEIR_DEFAULT if spec.sets is None else NANOBEIR)
+    elif isinstance(spec.sets, str) or not spec.sets:
+        raise ConfigError(f"{key}.sets: {spec.sets!r}: give a list of NanoBEIR sets, all (the 13) or null "
+                          f"(sentence-transformers' {len(NANOBEIR_DEFAULT)})")
+    else:
+        chosen = list(spec.sets)
+    unknown = [s for s in chosen if s not in NANOBEIR]
+    if unknown:
+        raise ConfigError(f"{key}.sets: {unknown[0]} is not a NanoBEIR set (known: {', '.join(NANOBEIR)})")
+    return [replace(spec, name=f"{spec.name}_{s}", kind="ir_datasets", dataset_id=f"nano-beir/{s}", path=None,
+                    run_path=None, sets=None, suite=spec.name) for s in chosen]

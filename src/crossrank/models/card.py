@@ -96,9 +96,9 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
            hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
            evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
            base_model_note: str | None = None, model_name: str = "crossrank cross-encoder",
-           head: str = "classifier") -> str:
+           head: str = "classifier", rankings: tuple[str, ...] = ("first_stage", "reranked")) -> str:
     """Markdown for ``README.md`` from ``card_template.md`` (``huggingface_hub.ModelCard.from_template``): base
-    model, data, loss, hyperparameters, training log, results.
+    model, data, loss, hyperparameters, training log, results (the rows ``rankings`` of each set that has them).
 
     ``base_model`` goes into the Hub metadata only when it is a Hub id; ``base_model_note`` says in prose
     where the weights really came from (e.g. an offline package)."""
@@ -118,5 +118,5 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         loss_name=loss_name, loss_params=json.dumps(dict(loss_params), indent=2).replace("\n", "\n  "),
         non_default={k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v},
         hyperparameters=hyperparameters, loss_history=loss_history, evaluation=evaluation,
-        versions=framework_versions())
+        rankings=rankings, versions=framework_versions())
     return card.content

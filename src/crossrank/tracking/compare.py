@@ -98,7 +98,10 @@ def compare(dirs: list[str], metrics: list[str] | None = None, stat_test: str = 
                                   f"(they have: {', '.join(available)})")
         report = compare_scores(values, chosen, stat_test=stat_test, max_p=max_p)
         first = runs[0].evaluations()[set_name]
-        notes = [f"{first.get('n_judged_queries', '?')} judged queries; first stage from {names[0]}; relevance "
-                 f">= {first.get('relevance_level', 1)} counts as relevant for binary metrics."]
+        shared = set.intersection(*(set(v[chosen[0]]) for v in values.values())) if chosen else set()
+        units = (f"the mean over {len(shared)} sets all runs have, tested paired by set" if first.get("n_sets")
+                 else f"{first.get('n_judged_queries', '?')} judged queries")
+        notes = [f"{units}; first stage from {names[0]}; relevance >= {first.get('relevance_level', 1)} counts as "
+                 "relevant for binary metrics."]
         out.append({"set": set_name, "report": report, "notes": notes})
     return out

@@ -20,10 +20,10 @@ from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
+from crossrank.evaluation.spec import RANKINGS, REPORT_FILES, RUN_FILES
+
 log = logging.getLogger(__name__)
 
-#: The files of ``OUT/eval/<set>/`` that go into the evaluation artifact (not the score shards).
-EVAL_FILES = ("metrics.json", "report.md", "report.json", "per_query.tsv", "run.trec")
 
 
 class WandbLogger(_LightningWandbLogger):
@@ -92,7 +92,7 @@ class WandbLogger(_LightningWandbLogger):
             artifact = wandb.Artifact(f"eval-{run.id}", type="evaluation",
                                       description="crossrank evaluation: metrics, reports, run files")
             for name in eval_names:
-                for file in EVAL_FILES:
+                for file in REPORT_FILES + RUN_FILES:  # not the score shards
                     path = out / "eval" / name / file
                     if path.is_file():
                         artifact.add_file(str(path), name=f"{name}/{file}")
@@ -126,11 +126,10 @@ def wandb_line(info: dict[str, Any]) -> str:
 def log_evaluation(loggers: list[Any], name: str, result: Mapping[str, Any], per_query_path: str | None = None,
                    step: int | None = None) -> None:
     """Evaluation metrics into every logger; for W&B also the run summary and a per-query table."""
-    runs = {"first_stage": result["first_stage"], "reranked": result["reranked"],
-            **({"interpolated": result["interpolated"]} if result.get("interpolated") else {}),
-            **(result.get("others") or {})}  # the fusion and the teacher (or compared runs) too
+    runs = {run: result[run] for run in RANKINGS if result.get(run)} | (result.get("others") or {})
     flat = {f"eval/{name}/{run}/{m}": v for run, metrics in runs.items() for m, v in metrics.items()}
-    flat[f"eval/{name}/pairs_per_second"] = result["pairs_per_second"]
+    if result.get("pairs_per_second") is not None:  # None: every shard was reused
+        flat[f"eval/{name}/pairs_per_second"] = result["pairs_per_second"]
     for lg in loggers:
         lg.log_metrics(flat, step=step)
         if isinstance(lg, WandbLogger):

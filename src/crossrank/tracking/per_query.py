@@ -88,11 +88,13 @@ def load(path: str | Path, set_name: str | None = None, metric: str = "ndcg@10")
 def first_stage_lists(run: RunDir, set_name: str, source: Any = None) -> dict[str, list[tuple[str, float]]]:
     """First-stage candidates per query, best first: from the run's score shards, else (a record) from the
     set's own run file."""
+    from crossrank.evaluation.candidates import is_injected
     from crossrank.evaluation.rerank import iter_shard_rows
 
     out: dict[str, list[tuple[str, float]]] = {}
     for qid, pid, first, _ in iter_shard_rows(run.path / "eval" / set_name / "shards"):
-        out.setdefault(qid, []).append((pid, first))
+        if not is_injected(first):  # a judged positive added after the first stage (eval.rerank_positives)
+            out.setdefault(qid, []).append((pid, first))
     if not out and source is not None and source.has_run():
         from crossrank.data.trec import group_run
 

@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from crossrank.errors import ConfigError
+from crossrank.evaluation.spec import REPORT_FILES, RUN_FILES
 from crossrank.files import atomic_path, write_json, write_text
 from crossrank.tracking.runs import RunDir, RunError, find_runs
 
-EVAL_FILES = ("metrics.json", "report.md", "report.json", "per_query.tsv")
 MAX_RUN_FILE = 5 * 2**20  # run.trec is recorded up to this size (TREC DL: ~0.3 MB; MS MARCO dev: ~400 MB)
 
 
@@ -83,7 +83,7 @@ def readme(name: str, run: RunDir, note: str | None) -> str:
     lines += ["## Files", "",
               "`config.yaml` (the composed config), `run.json` (command, git, machine, times, W&B run), "
               "`metrics.json` (every evaluation set), `report.md`, `eval/<set>/` (metrics, report, per-query values "
-              "that `crossrank compare` reads, and the run files `run*.trec` up to 5 MB each), "
+              f"that `crossrank compare` reads, and the run files `run*.trec` up to {MAX_RUN_FILE // 2**20} MB each), "
               "`csv/metrics.csv`, `curves.png`, `model_card.md`. No weights.", ""]
     return "\n".join(lines)
 
@@ -156,13 +156,10 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = "exp
         reports = []
         for set_name in evaluations:
             (tmp / "eval" / set_name).mkdir(parents=True)
-            for file in EVAL_FILES:
+            for file in REPORT_FILES + RUN_FILES:
                 src = run.path / "eval" / set_name / file
-                if src.is_file():
+                if src.is_file() and (file in REPORT_FILES or src.stat().st_size <= MAX_RUN_FILE):
                     shutil.copyfile(src, tmp / "eval" / set_name / file)
-            for run_file in sorted((run.path / "eval" / set_name).glob("run*.trec")):  # reranked, teacher, fused
-                if run_file.stat().st_size <= MAX_RUN_FILE:
-                    shutil.copyfile(run_file, tmp / "eval" / set_name / run_file.name)
             if (src := run.path / "eval" / set_name / "report.md").is_file():
                 reports.append(src.read_text(encoding="utf-8").strip())
         write_text(tmp / "report.md", "\n\n".join(reports) + "\n")

@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from crossrank.errors import CrossrankError
+from crossrank.evaluation.spec import RANKINGS as ALL_RANKINGS
 
 METRICS_CSV = Path("csv") / "metrics.csv"
 
@@ -22,7 +23,7 @@ class RunError(CrossrankError):
 
 
 #: The rankings an evaluation can hold beside the first stage, and how tables label them.
-RANKINGS = {"reranked": "reranked", "interpolated": "fused", "teacher": "teacher"}
+RANKINGS = {run: label for run, label in ALL_RANKINGS.items() if run != "first_stage"}
 CV_METRICS = Path("cv") / "metrics.json"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from crossrank.evaluation.stage import TOP_LEVEL
 from crossrank.models.card import render
 from crossrank.models.hub import origin_note
 from crossrank.models.scorer import CrossEncoderScorer
@@ -47,4 +48,5 @@ def training_card(cfg: DictConfig, scorer: CrossEncoderScorer, module: CrossEnco
     params = module.loss.citation_params() if hasattr(module.loss, "citation_params") else {}
     return render(scorer.label, dataset, info.card_name if info else str(cfg.loss._target_), params,
                   hyperparameters(cfg), HF_DEFAULTS, module.loss_history, results, scorer.max_length,
-                  base_model_note=origin_note(str(cfg.model.name_or_path)), head=scorer.head)
+                  base_model_note=origin_note(str(cfg.model.name_or_path)), head=scorer.head,
+                  rankings=TOP_LEVEL)

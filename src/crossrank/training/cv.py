@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from crossrank.errors import ConfigError
+from crossrank.evaluation.spec import RANKINGS
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def summarize(out: Path, folds: list[list[str]], results: dict[int, dict[str, An
         for (run, metric), rows in table.groupby(["run", "metric"]):
             per_query.setdefault(run, {}).setdefault(metric, {}).update(dict(zip(rows["qid"], rows["value"])))
     metrics = list(next(iter(results.values()))["reranked"]) if results else []
-    runs = [r for r in ("first_stage", "reranked", "teacher", "interpolated") if r in per_query]
+    runs = [r for r in RANKINGS if r in per_query]
     per_query = {r: per_query[r] for r in runs}
     report = compare_scores(per_query, metrics, str(cfg.eval.stat_test), float(cfg.eval.max_p)).to_dict() \
         | {"max_p": float(cfg.eval.max_p)}

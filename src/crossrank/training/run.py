@@ -18,7 +18,7 @@ from crossrank.data.datamodule import PairDataModule
 from crossrank.evaluation.fusion import tune_weights
 from crossrank.evaluation.rerank import scorer_key
 from crossrank.evaluation.spec import EvalSet, eval_sets
-from crossrank.evaluation.stage import evaluate_set
+from crossrank.evaluation.stage import evaluate_sets
 from crossrank.files import write_text
 from crossrank.models.backends import apply
 from crossrank.models.export import export_model
@@ -135,17 +135,12 @@ def evaluate(run: TrainingRun, model_dir: Path | None) -> dict[str, Any]:
     cfg = run.cfg
     run.scorer.to("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
     scorer = apply(run.scorer.eval(), run.scorer.inference_backend)
-    key = scorer_key(scorer)  # hashes every weight: once for all the sets
-    results: dict[str, Any] = {}
-    for spec in eval_sets(cfg):
-        if spec.interpolate == "val":
-            tune_on_validation(run, spec)
-        result = evaluate_set(scorer, spec, run.out, model_id=str(model_dir) if model_dir else None,
-                              progress=cfg.get("progress", True), key=key)
-        if result is not None:
-            results[spec.name] = result
-            log_evaluation(run.loggers, spec.name, result, str(run.out / "eval" / spec.name / "per_query.tsv"),
-                           run.trainer.global_step)
+    results = evaluate_sets(scorer, eval_sets(cfg), run.out, str(model_dir) if model_dir else None,
+                            cfg.get("progress", True), key=scorer_key(scorer),  # hashes every weight: once
+                            before=lambda spec: tune_on_validation(run, spec) if spec.interpolate == "val" else None)
+    for name, result in results.items():
+        log_evaluation(run.loggers, name, result, str(run.out / "eval" / name / "per_query.tsv"),
+                       run.trainer.global_step)
     return results
 
 
