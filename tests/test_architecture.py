@@ -101,3 +101,36 @@ def test_a_broken_rule_is_caught(tmp_path: Path, monkeypatch) -> None:
     (fake / "training" / "y.py").write_text("from crossrank.evaluation import x\n")
     monkeypatch.setattr(__import__(__name__), "SRC", tmp_path)
     assert "crossrank.evaluation.x -> crossrank.training.y" in upward_imports()
+
+
+def mapped_files() -> set[str]:
+    """The modules the package map of docs/architecture.md names, as paths under src/crossrank (a folder entry such
+    as ``losses/`` stands for every file in it)."""
+    import re
+
+    doc = (SRC.parent / "docs" / "architecture.md").read_text()
+    block = doc.split("## The package map", 1)[1].split("```")[1]
+    lines = block.split("src/crossrank/", 1)[1].splitlines()[1:]
+    named, package = set(), ""
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if indent < 2:
+            break  # the end of src/crossrank/
+        entry = re.split(r"\s{2,}", line.strip())[0]  # the names, before the description
+        if indent == 2 and entry.endswith("/"):
+            package = entry
+            continue
+        named |= {(package if indent > 2 else "") + name for name in re.split(r",\s*", entry)}
+    return named
+
+
+def test_the_package_map_names_every_module() -> None:
+    named = mapped_files()
+    missing = []
+    for path in sorted((SRC / "crossrank").rglob("*.py")):
+        rel = path.relative_to(SRC / "crossrank").as_posix()
+        if path.name == "__init__.py" and "/" in rel:
+            continue  # a package's __init__ goes with its folder
+        if rel not in named and not any(rel.startswith(n) for n in named if n.endswith("/")):
+            missing.append(rel)
+    assert missing == [], f"docs/architecture.md's package map does not name {missing}"

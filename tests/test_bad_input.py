@@ -1,4 +1,4 @@
-"""The README's bad-input table, case by case: each gives one `error:` line (the whole of stderr for the
+"""The bad-input table of docs/reliability.md, case by case: each gives one `error:` line (the whole of stderr for the
 cases found before any model is loaded), exit status 2 and no metrics. A passage longer than max_length is
 not an error: it is cut."""
 

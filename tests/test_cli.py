@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,20 @@ def test_val_check_interval_beyond_an_epoch_is_one_line(irdata_dir: Path, tmp_pa
     message = user_error(err.value)
     assert message is not None and message.startswith("trainer.val_check_interval: 1000 is more than the ")
     assert message.endswith("give a fraction of an epoch (1.0: at its end) or at most that many batches")
+
+
+def test_crossrank_train_is_train_py(tmp_path: Path) -> None:
+    """The crossrank command hands Hydra the user's arguments alone (``--cfg job`` works), logs to train.log and
+    records the command as it was typed."""
+    crossrank = [sys.executable, "-m", "crossrank", "train", "+experiment=quickstart", "model=tiny"]
+    shown = subprocess.run([*crossrank, "--cfg", "job"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "task_name: train" in shown.stdout
+    out = tmp_path / "out"
+    proc = subprocess.run([*crossrank, "trainer.max_steps=2", "eval=none", "export=false", "logger=csv",
+                           "progress=false", f"hydra.run.dir={out}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "train.log").is_file()
+    assert json.loads((out / "run.json").read_text())["command"].startswith(
+        "crossrank train +experiment=quickstart model=tiny trainer.max_steps=2")

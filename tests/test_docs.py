@@ -23,7 +23,7 @@ LINKED = [*DOCS, ROOT / "bench" / "README.md", ROOT / "experiments" / "README.md
 #: (--cfg job), not run.
 ONLINE = ("bce_baseline", "eval=nanobeir", "+experiment=scifact ", "eval=trec_dl_", "eval=msmarco_dev_small",
           "eval=scifact_test", "data=msmarco", "hydra/launcher=slurm", "trainer=gpu", "trainer=ddp", "cross-encoder/")
-#: What makes a train.py run tiny: the test suite's model, a few steps, no W&B, a query held out for validation.
+#: What makes a train.py run tiny: the test suite's model, two steps, no W&B.
 TINY_TRAIN = ["model=tiny", "trainer.max_steps=2", "logger=csv", "progress=false"]
 PLACEHOLDERS = ("TRAIN_DIR", "EVAL_DIR", "DIR", "OUT", "SWEEP", "RECORDS", "NAME")
 

@@ -32,7 +32,8 @@ def test_the_benchmark_tables_are_the_results_files() -> None:
 
 def numbers_of(source: Path) -> set[str]:
     """Every number a record or results file holds, as a table would print it (4 decimals, 2 for ratios)."""
-    files = [source] if source.suffix == ".json" else [*source.glob("metrics.json"), *source.glob("cv/metrics.json")]
+    files = [source] if source.suffix == ".json" else [*source.glob("metrics.json"), *source.glob("run.json"),
+                                                          *source.glob("cv/*.json")]
     found: set[str] = set()
 
     def walk(value: object) -> None:
@@ -43,10 +44,14 @@ def numbers_of(source: Path) -> set[str]:
             for v in value:
                 walk(v)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            found.update({f"{value:.4f}", f"{value:.2f}", f"{value:.1f}", f"{value:,.1f}"})
+            found.update({f"{value:.4f}", f"{value:.2f}", f"{value:.1f}", f"{value:,.1f}", f"{value:,.0f}",
+                          f"{int(value + 0.5):,}"})  # whole numbers rounded half up, as tables print them
 
     for path in files:
         walk(json.loads(path.read_text()))
+    folds = [json.loads(f.read_text()) for f in source.glob("fold*/run.json")] if source.is_dir() else []
+    if folds:  # a cross-validation's wall time: its folds'
+        walk(sum(f["wall_seconds"] for f in folds))
     return found
 
 
@@ -61,7 +66,9 @@ def test_every_quoted_result_is_in_the_file_its_row_links_to(doc: str) -> None:
             continue
         sources = [(path.parent / link).resolve() for link in links]
         sources = [s.parent if s.name == "README.md" else s for s in sources]
-        quoted = re.findall(r"(?<![\w.])(\d+\.\d{2,4})(?![\d])", re.sub(r"\[[^]]*\]\([^)]*\)", "", line))
+        text = re.sub(r"\[[^]]*\]\([^)]*\)", "", line)
+        quoted = re.findall(r"(?<![\w.])(\d+\.\d{2,4})(?![\d])", text)
+        quoted += re.findall(r"(?<![\w.,])(\d[\d,]*) s\b", text)  # wall times in seconds
         held = set().union(*(numbers_of(s) for s in sources))
         missing = [q for q in quoted if q not in held]
         assert not missing, f"{doc}: {missing} not in {[str(s.relative_to(ROOT)) for s in sources]}: {line[:120]}"

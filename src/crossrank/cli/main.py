@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="crossrank", description=__doc__.splitlines()[0],
+    top = argparse.ArgumentParser(prog="crossrank", description="Train, evaluate, record and compare cross-encoder "
+                                  "rerankers; every error is one line with exit status 2.",
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for task in HYDRA_TASKS:  # parsed by Hydra (main() hands them over before argparse sees them)
@@ -51,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("record", record, "record a finished run (or cross-validation) in experiments/")
     p.add_argument("run_dir")
-    p.add_argument("--name", default=None, help="folder name under --into (default: EXPERIMENT_RUNDIR)")
+    p.add_argument("--name", default=None, help="folder name under --into (default: EXPERIMENT_RUNDIR; cv_RUNDIR for a "
+                   "cross-validation)")
     p.add_argument("--into", default="experiments", help="where records go (default: ./experiments)")
     p.add_argument("--note", default=None, help="a paragraph for the README: what the run shows")
     p.add_argument("--force", action="store_true", help="replace an existing record of that name")
@@ -103,7 +105,7 @@ def hydra_task(task: str, args: list[str]) -> int:
         return run(task, cfg)
 
     argv = sys.argv
-    sys.argv = [f"crossrank {task}", *args, f"hydra.job.name={task}"]  # logs to OUT/<task>.log, as the scripts do
+    sys.argv = [f"crossrank {task}", *args]  # conf/hydra: the job is named for the task (OUT/<task>.log)
     try:
         with one_line_hydra_errors():
             app()
@@ -116,11 +118,12 @@ def record(args: argparse.Namespace) -> None:
     import json
 
     from crossrank.tracking.record import record as record_run
+    from crossrank.tracking.runs import CV_METRICS
 
     out = record_run(args.run_dir, args.name, args.into, args.note, args.force)
     print(f"recorded {args.run_dir} in {out}")
-    if (out / "cv" / "metrics.json").is_file():
-        for run_name, values in json.loads((out / "cv" / "metrics.json").read_text())["pooled"].items():
+    if (out / CV_METRICS).is_file():
+        for run_name, values in json.loads((out / CV_METRICS).read_text())["pooled"].items():
             print(f"  pooled {run_name}: " + ", ".join(f"{m} {v:.4f}" for m, v in values.items() if v is not None))
         return
     for set_name, result in json.loads((out / "metrics.json").read_text()).items():

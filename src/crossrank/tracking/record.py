@@ -20,7 +20,7 @@ import yaml
 from crossrank.errors import ConfigError
 from crossrank.evaluation.spec import REPORT_FILES, RUN_FILES
 from crossrank.files import atomic_path, write_json, write_text
-from crossrank.tracking.runs import RunDir, RunError, find_runs
+from crossrank.tracking.runs import CV_METRICS, RunDir, RunError, find_runs
 
 MAX_RUN_FILE = 5 * 2**20  # run.trec is recorded up to this size (TREC DL: ~0.3 MB; MS MARCO dev: ~400 MB)
 
@@ -111,7 +111,7 @@ def record_cv(root: Path, name: str | None, into: str | Path, note: str | None, 
         for file in ("report.md", "metrics.json", "per_query.tsv"):
             if (root / "cv" / file).is_file():
                 shutil.copyfile(root / "cv" / file, tmp / "cv" / file)
-        folds = sorted((d for d in root.glob("fold*") if d.is_dir()), key=lambda d: int(d.name[4:] or 0))
+        folds = [f.path for f in RunDir(root).folds()]
         for fold in folds:
             record(fold, fold.name, tmp, None, force=True)
         infos = [RunDir(f).info() for f in folds]
@@ -136,7 +136,7 @@ def record(run_dir: str | Path, name: str | None = None, into: str | Path = "exp
     """Write ``INTO/NAME/`` from a run dir (or re-record an existing record); returns the folder."""
     from crossrank.tracking.curves import save_curves
 
-    if (Path(run_dir) / "cv" / "metrics.json").is_file():
+    if (Path(run_dir) / CV_METRICS).is_file():
         return record_cv(Path(run_dir), name, into, note, force)
     runs = find_runs(run_dir)
     if len(runs) != 1:

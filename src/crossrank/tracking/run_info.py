@@ -60,12 +60,20 @@ def task_overrides() -> list[str]:
         return []
 
 
+def command_line(argv: list[str]) -> str:
+    """The command as a user would type it again: ``crossrank train ...`` through the crossrank command (which
+    names itself so in ``argv[0]``), else ``python SCRIPT ...``."""
+    if argv and argv[0].startswith("crossrank "):
+        return shlex.join([*argv[0].split(), *argv[1:]])
+    return shlex.join([Path(sys.executable).name, *argv])
+
+
 def collect() -> dict[str, Any]:
     """Everything about this run that is not its config."""
     from importlib.metadata import version
 
     return {
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(sys.argv),
         "overrides": task_overrides(),
         "cwd": os.getcwd(),
         "git": git_state(),

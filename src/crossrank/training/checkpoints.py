@@ -27,11 +27,11 @@ def best_checkpoint(dirpath: str, monitor: str | None = None, mode: str = "max",
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """``last.ckpt`` every ``every_n_train_steps`` steps (and at epoch ends), taken *after* the validation that
-    follows its step when one does. Lightning's step checkpoint is taken before that validation, and a run
-    resumed from it skips the validation: it misses that row, and the random state it continues with is not the
-    one the uninterrupted run had after validating (the validation loader draws a seed from it), so every later
-    dropout mask differs. Saved after the validation, the checkpoint holds the state the uninterrupted run
+    """``last.ckpt`` every ``every_n_train_steps`` steps (at each epoch end when that is None), taken *after* the
+    validation that follows its step when one does. Lightning's step checkpoint is taken before that validation,
+    and a run resumed from it skips the validation: it misses that row, and the random state it continues with is
+    not the one the uninterrupted run had after validating (the validation loader draws a seed from it), so every
+    later dropout mask differs. Saved after the validation, the checkpoint holds the state the uninterrupted run
     continues from, and Lightning does not validate that step again."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
