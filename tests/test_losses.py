@@ -46,6 +46,36 @@ def test_listnet_by_hand() -> None:
     assert got.item() == pytest.approx(want, abs=1e-6)
 
 
+def test_listmle_by_hand() -> None:
+    import math
+
+    from crossrank.training.losses import ListMLELoss
+
+    # group 1 ranked by its labels [1, 0, 0] is items 0, 1, 2: log P = 2 - log(e^2 + e + 1), 1 - log(e + 1), 0
+    first = (math.log(math.exp(2) + math.e + 1) - 2) + (math.log(math.e + 1) - 1)
+    # group 2, labels [0, 2, 1]: the ideal order is items 1, 2, 0 with scores 1, 0, 2
+    second = (math.log(math.e + 1 + math.exp(2)) - 1) + (math.log(1 + math.exp(2)) - 0)
+    logits = torch.tensor([[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+    labels = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
+    assert ListMLELoss()(logits, labels).item() == pytest.approx((first + second) / 2, abs=1e-6)
+
+
+def test_plistmle_by_hand() -> None:
+    import math
+
+    from crossrank.training.losses import PListMLELoss
+
+    # n = 3: weights 2^2 - 1, 2^1 - 1, 2^0 - 1 = 3, 1, 0, normalised to 3/4, 1/4, 0
+    want = 0.75 * (math.log(math.exp(2) + math.e + 1) - 2) + 0.25 * (math.log(math.e + 1) - 1)
+    got = PListMLELoss()(torch.tensor([[2.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]]))
+    assert got.item() == pytest.approx(want, abs=1e-6)
+    # ties keep the group's order: the positive first, then its negatives as sampled
+    tied = PListMLELoss()(torch.tensor([[0.5, 3.0, -1.0]]), torch.tensor([[1.0, 0.0, 0.0]]))
+    lp1 = 0.5 - math.log(math.exp(0.5) + math.exp(3) + math.exp(-1))
+    lp2 = 3.0 - math.log(math.exp(3) + math.exp(-1))
+    assert tied.item() == pytest.approx(-(0.75 * lp1 + 0.25 * lp2), abs=1e-6)
+
+
 def test_lce_by_hand() -> None:
     import math
 

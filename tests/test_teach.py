@@ -45,7 +45,7 @@ def test_teach_with_the_bi_encoder_and_distil(data: Path, tmp_path: Path, capsys
         assert len(losses) == 6 and (losses >= 0).all()  # 6 groups of 4, 2 a batch, 2 epochs
 
 
-@pytest.mark.parametrize("loss", ["ranknet", "listnet", "lambdaloss", "lce"])
+@pytest.mark.parametrize("loss", ["ranknet", "listnet", "lambdaloss", "lce", "listmle", "plistmle"])
 def test_grouped_losses_train(loss: str, data: Path, tmp_path: Path) -> None:
     import pandas as pd
 

@@ -16,11 +16,14 @@ if TYPE_CHECKING:
     from crossrank.training.losses.kl_div import KLDivLoss
     from crossrank.training.losses.lambdaloss import LambdaLoss
     from crossrank.training.losses.lce import LCELoss
+    from crossrank.training.losses.listmle import ListMLELoss
     from crossrank.training.losses.listnet import ListNetLoss
     from crossrank.training.losses.margin_mse import MarginMSELoss
+    from crossrank.training.losses.plistmle import PListMLELoss
     from crossrank.training.losses.ranknet import RankNetLoss
 
-__all__ = ["BCELoss", "KLDivLoss", "LCELoss", "LambdaLoss", "ListNetLoss", "MarginMSELoss", "RankNetLoss"]
+__all__ = ["BCELoss", "KLDivLoss", "LCELoss", "LambdaLoss", "ListMLELoss", "ListNetLoss", "MarginMSELoss",
+           "PListMLELoss", "RankNetLoss"]
 
 
 def __getattr__(name: str) -> Any:

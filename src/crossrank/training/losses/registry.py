@@ -32,6 +32,8 @@ LOSSES: dict[str, LossInfo] = {info.cls: info for info in (
     LossInfo("listnet", "ListNetLoss", groups=True, card_name="ListNetLoss"),
     LossInfo("lambdaloss", "LambdaLoss", groups=True, card_name="LambdaLoss"),
     LossInfo("lce", "LCELoss", groups=True, card_name="LCELoss"),
+    LossInfo("listmle", "ListMLELoss", groups=True, card_name="ListMLELoss"),
+    LossInfo("plistmle", "PListMLELoss", groups=True, card_name="PListMLELoss"),
     LossInfo("margin_mse", "MarginMSELoss", groups=True, teacher=True, card_name="MarginMSELoss"),
     LossInfo("kl_div", "KLDivLoss", groups=True, teacher=True, card_name="KLDivLoss"),
 )}
