@@ -89,7 +89,8 @@ class CrossEncoderScorer(nn.Module):
                         label: str | None = None, what: str = "model.name_or_path",
                         backend: str = "torch", attn_implementation: str | None = "sdpa",
                         compile: bool = False, cudnn_attention: bool = False, head: str = "classifier",
-                        head_scale: float = 20.0) -> CrossEncoderScorer:
+                        head_scale: float = 20.0, gradient_checkpointing: bool = False,
+                        lora: dict[str, Any] | None = None) -> CrossEncoderScorer:
         """Load a folder or hub id.
 
         ``num_labels=1`` adds a fresh head to a bare encoder (training); ``None`` keeps the checkpoint's
@@ -107,7 +108,12 @@ class CrossEncoderScorer(nn.Module):
         ``head``: the new head of a training run, ``classifier`` (the library's sequence classifier on ``[CLS]``) or
         ``segment_cosine`` (:mod:`crossrank.models.heads`, logit ``head_scale * cosine``, no new weights). A
         folder saved with a segment-cosine head is loaded with it, whatever ``head`` says.
+        ``gradient_checkpointing``: recompute activations in the backward pass (training memory for compute).
+        ``lora``: ``{r, alpha, dropout, target_modules}`` (:mod:`crossrank.models.adapters`): train LoRA adapters
+        (and the new head) instead of every weight; merged into the weights when the model is saved.
         """
+        from crossrank.models.adapters import add_lora, enable_gradient_checkpointing, lora_settings
+
         key = what.removesuffix("name_or_path")  # e.g. "model.": the prefix of the keys named in errors
         if backend not in BACKENDS:
             raise ConfigError(f"{key}backend: unknown backend {backend!r} "
@@ -147,7 +153,12 @@ class CrossEncoderScorer(nn.Module):
             raise ConfigError(load_failure(name_or_path, e, what)) from None
         if head == "segment_cosine" and "token_type_ids" not in tokenizer.model_input_names:
             raise ConfigError(f"{key}head: segment_cosine needs a tokenizer that marks "
-                              f"the passage with token_type_ids; {name_or_path}'s does not")
+                              f"the passage with token_type_ids; {name_or_path}'s does not (use head=classifier)")
+        if gradient_checkpointing:
+            enable_gradient_checkpointing(model)
+        adapters = lora_settings(lora, key)
+        if adapters is not None:
+            model = add_lora(model, adapters, key)
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
         scorer.inference_backend = backend
@@ -245,15 +256,24 @@ class CrossEncoderScorer(nn.Module):
         self.train(was_training)
         return out
 
+    def merge_adapters(self) -> None:
+        """Merge LoRA adapters into the weights, in place (after training: the model is then the exported one)."""
+        from crossrank.models.adapters import merge_adapters
+
+        self.model = merge_adapters(self.model, in_place=True)
+
     def save_pretrained(self, path: str | Path) -> None:
         """A Hugging Face folder (safetensors, config, tokenizer) that transformers and
         sentence-transformers' CrossEncoder both load, with identical scores; with a segment-cosine head, the
         encoder's folder that crossrank loads (see :mod:`crossrank.models.heads`)."""
+        from crossrank.models.adapters import merge_adapters
+
         path = Path(path)
         plain = self.head == "classifier"
+        model = merge_adapters(self.model)  # LoRA adapters: a merged copy (the folder loads without peft)
         if plain:
-            self.model.config.sentence_transformers = dict(ST_CONFIG)
-        self.model.save_pretrained(path, safe_serialization=True)
+            model.config.sentence_transformers = dict(ST_CONFIG)
+        model.save_pretrained(path, safe_serialization=True)
         self.tokenizer.model_max_length = self.max_length
         self.tokenizer.save_pretrained(path)
         if plain:

@@ -119,7 +119,9 @@ def fit(run: TrainingRun) -> None:
 
 def export(run: TrainingRun) -> Path | None:
     """``OUT/model`` (rank 0, unless ``export=false``), before the evaluation, so that its reports name a folder
-    that exists; the card gets the evaluation afterwards (:func:`publish`)."""
+    that exists; the card gets the evaluation afterwards (:func:`publish`). LoRA adapters are merged first, so
+    that the evaluation scores the weights the folder holds."""
+    run.scorer.merge_adapters()
     if not run.cfg.get("export", True) or not run.leader:
         return None
     model_dir = export_model(run.scorer, run.out / "model", card(run, {}))
