@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from crossrank.data.irds import IRDatasetsSource
 from crossrank.data.local import LocalSource
+from crossrank.data.pairs import TEACHER_IN_SOURCE
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.errors import ConfigError, DataError
 from crossrank.evaluation.spec import SUITE_RANKINGS, EvalSet, eval_sets
@@ -102,7 +103,8 @@ def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
     info = loss_info(str(OmegaConf.select(cfg, "loss._target_", default="") or ""))
     check_batches(info, int(data.get("batch_size") or 1), data.get("group_size"), data.get("teacher_run"),
                   bool(data.get("length_grouped")))
-    if data.get("teacher_run") and not Path(str(data["teacher_run"])).expanduser().is_file():
+    if data.get("teacher_run") and data["teacher_run"] != TEACHER_IN_SOURCE and \
+            not Path(str(data["teacher_run"])).expanduser().is_file():
         raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
 
 

@@ -14,8 +14,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
-from crossrank.data.pairs import PairSpec, check_batching
+from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching
 from crossrank.data.pairsets import PairSets
 from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
 from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
@@ -55,8 +56,8 @@ class PairDataModule(L.LightningDataModule):
         group_size: batches of whole query groups, one positive and ``group_size - 1`` negatives each, for
             ranking and distillation losses (``batch_size`` counts pairs and must be a multiple); None:
             pointwise batches (BCE).
-        teacher_run: a TREC run whose scores are the teacher's for distillation (``crossrank teach``); every
-            training pair must be in it.
+        teacher_run: a TREC run whose scores are the teacher's for distillation (``crossrank teach``), or
+            ``source``: the source's own run holds them (``data=msmarco_kd``); every training pair must be in it.
         num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: 4 workers and
             pinned memory when training on a GPU, none on a CPU, where the model needs every core).
     """
@@ -71,7 +72,8 @@ class PairDataModule(L.LightningDataModule):
         super().__init__()
         check_batching(batch_size, group_size, length_grouped)
         self.group_size = group_size
-        self.teacher_run = str(Path(teacher_run).expanduser()) if teacher_run else None
+        self.teacher_run = (teacher_run if teacher_run == TEACHER_IN_SOURCE else
+                            str(Path(teacher_run).expanduser()) if teacher_run else None)
         self.source_cfg: dict[str, Any] = {"kind": kind, "path": path, "dataset_id": dataset_id,
                                            "run_path": run_path, "name": name}
         self.spec = PairSpec(**pairs)
@@ -116,15 +118,24 @@ class PairDataModule(L.LightningDataModule):
         from crossrank.data.trec import read_run
 
         assert self.train_dataset is not None and self.teacher_run
-        path = Path(self.teacher_run)
-        if not path.is_file():
-            raise DataError(f"data.teacher_run: {path} does not exist")
         pairs = list(zip(self.train_dataset["qid"], self.train_dataset["pid"]))  # the columns read once
         wanted = set(pairs)
-        scores = {(q, p): s for q, p, s in read_run(path) if (q, p) in wanted}
+        if self.teacher_run == TEACHER_IN_SOURCE:
+            source = self.source()
+            if not source.has_run():
+                raise DataError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
+            where = f"{source.name}'s run"
+            candidates = first_stage(source, {q for q, _ in pairs}, None)
+            scores = {(q, p): s for q, items in candidates.items() for p, s in items if (q, p) in wanted}
+        else:
+            path = Path(self.teacher_run)
+            if not path.is_file():
+                raise DataError(f"data.teacher_run: {path} does not exist")
+            where = str(path)
+            scores = {(q, p): s for q, p, s in read_run(path) if (q, p) in wanted}
         for q, p in pairs:
             if (q, p) not in scores:
-                raise DataError(f"{path}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
+                raise DataError(f"{where}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
                                 "training candidates with crossrank teach)")
         return [scores[pair] for pair in pairs]
 

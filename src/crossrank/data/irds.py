@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crossrank.data import kd
 from crossrank.data.trec import Qrels, RunRow, read_run
 from crossrank.errors import DataError
 
@@ -37,6 +38,13 @@ class IRDatasetsSource:
         import ir_datasets
 
         _quiet_ir_datasets()
+        if self.dataset_id.endswith("/" + kd.SUFFIX):
+            with fetching(self.dataset_id, "base dataset"):
+                try:
+                    kd.register(self.dataset_id)
+                except KeyError:
+                    raise DataError(f"ir_datasets: unknown dataset id {self.dataset_id!r} (its base is "
+                                    "unknown)") from None
         try:
             self.dataset = ir_datasets.load(self.dataset_id)
         except KeyError:
@@ -171,7 +179,10 @@ def fetching(dataset_id: str, what: str) -> Iterator[None]:
 
 
 def offline_hint(dataset_id: str) -> str:
-    """How to go on without a download: a NanoBEIR set's three files by hand, else a local irdata folder."""
+    """How to go on without a download: the teacher-scored triples or a NanoBEIR set's three files by hand, else a
+    local irdata folder."""
+    if dataset_id.endswith("/" + kd.SUFFIX):
+        return kd.offline_hint(dataset_id)
     if dataset_id.startswith("nano-beir/"):
         home = Path(os.environ.get("IR_DATASETS_HOME") or Path.home() / ".ir_datasets")
         return (f"put corpus.parquet, queries.parquet and qrels.parquet of the Hugging Face dataset "

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from crossrank.data.trec import Qrels
 from crossrank.errors import ConfigError
 
+#: ``data.teacher_run: source``: the training source's own run holds the teacher's scores (``data=msmarco_kd``).
+TEACHER_IN_SOURCE = "source"
+
 
 @dataclass(frozen=True)
 class PairSpec:

@@ -141,7 +141,8 @@ class CrossEncoderModule(L.LightningModule):
         labels = batch["labels"]
         info = self.loss_info
         if info is None or not info.groups:
-            return self.loss(logits, labels)
+            return self.loss(logits, labels, batch["teacher"]) if info is not None and info.teacher else \
+                self.loss(logits, labels)
         size = batch.get("group_size")
         check_batches(info, len(logits), size, batch.get("teacher") is not None)
         logits, labels = logits.view(-1, size), labels.view(-1, size)

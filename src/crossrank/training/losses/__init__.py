@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from crossrank.training.losses.listmle import ListMLELoss
     from crossrank.training.losses.listnet import ListNetLoss
     from crossrank.training.losses.margin_mse import MarginMSELoss
+    from crossrank.training.losses.mse import MSELoss
     from crossrank.training.losses.plistmle import PListMLELoss
     from crossrank.training.losses.ranknet import RankNetLoss
 
 __all__ = ["BCELoss", "KLDivLoss", "LCELoss", "LambdaLoss", "ListMLELoss", "ListNetLoss", "MarginMSELoss",
-           "PListMLELoss", "RankNetLoss"]
+           "MSELoss", "PListMLELoss", "RankNetLoss"]
 
 
 def __getattr__(name: str) -> Any:

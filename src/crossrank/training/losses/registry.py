@@ -34,6 +34,7 @@ LOSSES: dict[str, LossInfo] = {info.cls: info for info in (
     LossInfo("lce", "LCELoss", groups=True, card_name="LCELoss"),
     LossInfo("listmle", "ListMLELoss", groups=True, card_name="ListMLELoss"),
     LossInfo("plistmle", "PListMLELoss", groups=True, card_name="PListMLELoss"),
+    LossInfo("mse", "MSELoss", teacher=True, card_name="MSELoss"),
     LossInfo("margin_mse", "MarginMSELoss", groups=True, teacher=True, card_name="MarginMSELoss"),
     LossInfo("kl_div", "KLDivLoss", groups=True, teacher=True, card_name="KLDivLoss"),
 )}
@@ -61,4 +62,4 @@ def check_batches(loss: LossInfo | None, batch_size: int, group_size: int | None
         raise ConfigError(f"loss: {loss.cls} compares pairs within query groups; set data.group_size (e.g. 8)")
     if loss.teacher and not teacher_run:
         raise ConfigError(f"loss: {loss.cls} distils teacher scores; set data.teacher_run (a TREC run, e.g. from "
-                          "crossrank teach)")
+                          "crossrank teach, or source: the training source's own run, e.g. data=msmarco_kd)")

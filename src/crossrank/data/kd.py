@@ -1,0 +1,178 @@
+"""Published teacher scores for distillation: Hofstätter et al.'s BERT/ALBERT ensemble scores of MS MARCO passage
+training triples ("Improving Efficient Neural Ranking Models with Cross-Architecture Knowledge Distillation",
+2020; Zenodo record 4068216), the scores sentence-transformers distilled the ms-marco-MiniLM v2 cross-encoders
+from. The file's lines are ``pos_score neg_score qid pos_pid neg_pid`` (tab-separated).
+
+``<base>/kd-docpairs`` is registered with ir_datasets (as lightning-ir does): the base dataset's passages and
+queries, the triples' positives as judgments and every scored (query, passage) as the dataset's run, whose scores
+are the teacher's. The file is downloaded by ir_datasets' own machinery (checked against its MD5) and turned
+once into a TREC qrels and run beside it, so that the pair builder, the run picker and ``data.teacher_run:
+source`` read it like any other dataset's."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrank.errors import DataError
+from crossrank.files import atomic_path
+
+SUFFIX = "kd-docpairs"
+
+
+@dataclass(frozen=True)
+class TeacherScores:
+    """A published file of teacher-scored training triples."""
+
+    url: str
+    md5: str
+    file: str
+
+
+HOFSTATTER_ENSEMBLE = TeacherScores(
+    url="https://zenodo.org/record/4068216/files/bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv?download=1",
+    md5="4d99696386f96a7f1631076bcc53ac3c", file="bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv")
+
+
+def folder(base_id: str) -> Path:
+    """Where the triples and what is made of them live: ``$IR_DATASETS_HOME/<base>/kd-docpairs/``."""
+    from ir_datasets.util import home_path
+
+    return Path(home_path()) / base_id / SUFFIX
+
+
+def register(dataset_id: str, scores: TeacherScores = HOFSTATTER_ENSEMBLE) -> None:
+    """Register ``<base>/kd-docpairs`` with ir_datasets (once): ``base``'s docs and queries, the triples'
+    positives as qrels, their scores as scoreddocs."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TrecQrels, TrecScoredDocs
+    from ir_datasets.util import Cache, Download, RequestsDownload
+
+    if dataset_id in ir_datasets.registry._registered:
+        return
+    base_id = dataset_id.removesuffix("/" + SUFFIX)
+    triples = Cache(Download([RequestsDownload(scores.url)], expected_md5=scores.md5), folder(base_id) / scores.file)
+    made = Converted(triples, folder(base_id))
+    base = ir_datasets.load(base_id)
+    ir_datasets.registry.register(dataset_id, Dataset(
+        TrecScoredDocs(made.part("teacher.run")), TrecQrels(made.part("positives.qrels"), {1: "a judged positive"}),
+        base))
+
+
+class Converted:
+    """The triples as a TREC run (every distinct scored pair, its teacher score) and TREC qrels (the positives),
+    written atomically the first time either is read."""
+
+    def __init__(self, triples: Any, root: Path) -> None:
+        self.triples, self.root = triples, root
+
+    def part(self, name: str) -> _Part:
+        return _Part(self, self.root / name)
+
+    def ensure(self) -> None:
+        if (self.root / "teacher.run").is_file() and (self.root / "positives.qrels").is_file():
+            return
+        run, qrels = teacher_tables(Path(self.triples.path()))
+        write_trec(run, self.root / "teacher.run", qrels=False)
+        write_trec(qrels, self.root / "positives.qrels", qrels=True)
+
+
+class _Part:
+    """One converted file, in ir_datasets' download interface (``path``, ``stream``)."""
+
+    def __init__(self, owner: Converted, path: Path) -> None:
+        self.owner, self._path = owner, path
+
+    def path(self, force: bool = True) -> Path:
+        if force:
+            self.owner.ensure()
+        return self._path
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[Any]:
+        with self.path().open("rb") as f:
+            yield f
+
+
+def teacher_tables(path: Path) -> tuple[Any, Any]:
+    """(run: qid, pid, score; qrels: qid, pid) from a triples file; a malformed line is an error naming it. A
+    pair scored on several lines gets the mean of its scores."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    names = ["pos_score", "neg_score", "qid", "pos", "neg"]
+    types = {"pos_score": pa.float64(), "neg_score": pa.float64(), "qid": pa.string(), "pos": pa.string(),
+             "neg": pa.string()}
+    try:
+        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(column_names=names),
+                              parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False),
+                              convert_options=pcsv.ConvertOptions(column_types=types))
+    except (pa.ArrowInvalid, ValueError):
+        raise DataError(first_bad_line(path)) from None
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the file is empty")
+    for column in ("pos_score", "neg_score"):
+        if table[column].null_count or not pc.all(pc.is_finite(table[column])).as_py():
+            raise DataError(first_bad_line(path))
+    pairs = pa.concat_tables([
+        pa.table({"qid": table["qid"], "pid": table["pos"], "score": table["pos_score"]}),
+        pa.table({"qid": table["qid"], "pid": table["neg"], "score": table["neg_score"]})])
+    run = pairs.group_by(["qid", "pid"]).aggregate([("score", "mean")]).rename_columns(["qid", "pid", "score"])
+    qrels = pa.table({"qid": table["qid"], "pid": table["pos"]}).group_by(["qid", "pid"]).aggregate([])
+    return run, qrels
+
+
+def first_bad_line(path: Path) -> str:
+    """The first line of a triples file that is not ``score score qid pid pid`` with finite scores."""
+    import math
+
+    from crossrank.data.lines import read_lines
+
+    for n, line in read_lines(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 5:
+            return f"{path}:{n}: expected 5 tab-separated columns (pos_score neg_score qid pos_pid neg_pid), " \
+                   f"found {len(parts)}"
+        for value in parts[:2]:
+            try:
+                ok = math.isfinite(float(value))
+            except ValueError:
+                ok = False
+            if not ok:
+                return f"{path}:{n}: score {value!r} is not a finite number"
+    return f"{path}: cannot be read as teacher-scored triples"
+
+
+def write_trec(table: Any, path: Path, qrels: bool) -> None:
+    """A TREC run (each query's pairs by score, best first, ranks from 1) or TREC qrels (relevance 1), atomically."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if qrels:
+        table = table.sort_by([("qid", "ascending"), ("pid", "ascending")])
+        out = pa.table({"qid": table["qid"], "iter": pa.array(["0"] * table.num_rows), "pid": table["pid"],
+                        "rel": pa.array(np.ones(table.num_rows, dtype=np.int64))})
+    else:
+        table = table.sort_by([("qid", "ascending"), ("score", "descending"), ("pid", "descending")])
+        qids = table["qid"].to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(np.r_[True, qids[1:] != qids[:-1]])
+        ranks = np.arange(len(qids)) - np.repeat(starts, np.diff(np.r_[starts, len(qids)])) + 1
+        out = pa.table({"qid": table["qid"], "q0": pa.array(["Q0"] * table.num_rows), "pid": table["pid"],
+                        "rank": pa.array(ranks), "score": table["score"],
+                        "tag": pa.array(["teacher"] * table.num_rows)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        pcsv.write_csv(out, tmp, write_options=pcsv.WriteOptions(include_header=False, delimiter=" ",
+                                                                  quoting_style="none"))
+
+
+def offline_hint(dataset_id: str, scores: TeacherScores = HOFSTATTER_ENSEMBLE) -> str:
+    """Where to put the triples file by hand."""
+    return (f"put {scores.file} (Zenodo record 4068216) in {folder(dataset_id.removesuffix('/' + SUFFIX))}/ "
+            "(its MD5 is " + scores.md5 + ")")

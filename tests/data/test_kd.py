@@ -1,0 +1,107 @@
+"""Published teacher scores through ir_datasets: a stand-in of Hofstätter et al.'s triples file (same columns) over
+a stand-in base dataset is registered as ``<base>/kd-docpairs``; its judgments are the triples' positives, its run
+the teacher's scores, and the distillation recipe trains on it with both losses; offline, one error line says
+where to put the file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import compose_cfg
+from nanobeir import write_nanobeir_set
+
+from crossrank.data.irds import IRDatasetsSource
+from crossrank.data.kd import HOFSTATTER_ENSEMBLE, folder
+from crossrank.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = "nano-beir/msmarco"
+
+
+def write_triples(base: str, lines: list[str] | None = None) -> dict[tuple[str, str], float]:
+    """The triples file where ir_datasets keeps its download; returns each pair's teacher score."""
+    write_nanobeir_set(base.split("/")[1])
+    name = base.split("/")[1]
+    rows, scores = [], {}
+    for i in range(10):
+        qid, pos = f"{name}-q{i}", f"{name}-d{i}-hit"
+        for j in range(3):
+            neg = f"{name}-d{i}-{j}"
+            rows.append(f"{8.5 + i / 10}\t{-2.0 + j - i / 7}\t{qid}\t{pos}\t{neg}\n")
+            scores[(qid, pos)], scores[(qid, neg)] = 8.5 + i / 10, -2.0 + j - i / 7
+    path = folder(base) / HOFSTATTER_ENSEMBLE.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines if lines is not None else rows))
+    for made in ("teacher.run", "positives.qrels"):
+        (path.parent / made).unlink(missing_ok=True)
+    return scores
+
+
+def test_triples_become_judgments_and_a_teacher_run() -> None:
+    scores = write_triples(BASE)
+    source = IRDatasetsSource(f"{BASE}/kd-docpairs")
+    assert source.qrels() == {f"msmarco-q{i}": {f"msmarco-d{i}-hit": 1} for i in range(10)}
+    run = {(q, p): s for q, p, s in source.iter_run()}
+    assert run == pytest.approx(scores)
+    assert source.queries()["msmarco-q0"] == "how do solar panels work"  # the base's queries and passages
+    assert "solar panels" in source.passages(["msmarco-d0-hit"])["msmarco-d0-hit"]
+    lines = (folder(BASE) / "teacher.run").read_text().splitlines()
+    assert lines[0].split() == ["msmarco-q0", "Q0", "msmarco-d0-hit", "1", "8.5", "teacher"]
+
+
+def test_a_malformed_triple_names_its_line(tmp_path: Path) -> None:
+    from crossrank.data.kd import teacher_tables
+
+    path = tmp_path / "t.tsv"
+    path.write_text("1.0\t0.5\tq\tp\tn\n1.0\tnan\tq\tp\tn2\n")
+    with pytest.raises(DataError, match=r"t.tsv:2: score 'nan' is not a finite number"):
+        teacher_tables(path)
+    path.write_text("1.0\t0.5\tq\tp\tn\n1.0\t0.5\tq\tp\n")
+    with pytest.raises(DataError, match=r"t.tsv:2: expected 5 tab-separated columns"):
+        teacher_tables(path)
+
+
+@pytest.mark.parametrize("loss", ["margin_mse", "mse"])
+def test_distill_baseline_trains_on_the_teacher_scores(loss: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from crossrank.training.run import train
+
+    scores = write_triples(BASE)
+    pointwise = ["data.group_size=null", "data.batch_size=8"] if loss == "mse" else ["data.batch_size=8"]
+    cfg = compose_cfg("train", ["+experiment=distill_baseline", "model=tiny", f"data.dataset_id={BASE}/kd-docpairs",
+                                f"loss={loss}", *pointwise, "data.pairs.val_queries=2", "trainer=cpu",
+                                "trainer.precision=32-true", "trainer.max_epochs=2", "trainer.val_check_interval=null",
+                                "trainer.log_every_n_steps=1", "eval=none", "extra_eval=[]", "logger=csv",
+                                "progress=false", "scheduler.warmup_steps=0"], tmp_path)
+    train(cfg)
+    losses = pd.read_csv(tmp_path / "csv" / "metrics.csv")["train/loss_step"].dropna()
+    assert len(losses) > 0 and (losses >= 0).all()
+    from crossrank.data.datamodule import PairDataModule
+
+    data = PairDataModule(pairs=dict(cfg.data.pairs), kind="ir_datasets", dataset_id=f"{BASE}/kd-docpairs",
+                          teacher_run="source", group_size=cfg.data.group_size, batch_size=8)
+    data.setup()
+    train_set = data.train_dataset
+    assert train_set is not None and len(set(train_set["qid"])) == 8  # 10 queries, 2 held out for validation
+    assert train_set["teacher"] == pytest.approx([scores[(q, p)] for q, p in zip(train_set["qid"], train_set["pid"])])
+    assert sorted(set(train_set["label"])) == [0.0, 1.0]
+
+
+def test_offline_teacher_scores_fail_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_nanobeir_set("nq", home=home)
+    env = {**os.environ, "IR_DATASETS_HOME": str(home), "HTTPS_PROXY": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    proc = subprocess.run([sys.executable, "train.py", "+experiment=distill_baseline", "model=tiny",
+                           "data.dataset_id=nano-beir/nq/kd-docpairs", "trainer=cpu", "eval=none", "extra_eval=[]",
+                           f"hydra.run.dir={tmp_path / 'out'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "nano-beir/nq/kd-docpairs" in errors[0], proc.stderr[-2000:]
+    assert f"put {HOFSTATTER_ENSEMBLE.file} (Zenodo record 4068216) in {home}/nano-beir/nq/kd-docpairs/" in errors[0]
