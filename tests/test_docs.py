@@ -21,8 +21,9 @@ LINKED = [*DOCS, ROOT / "bench" / "README.md", ROOT / "experiments" / "README.md
 
 #: A command with one of these needs the internet (a Hub model, an ir_datasets download) or a GPU: it is composed
 #: (--cfg job), not run.
-ONLINE = ("bce_baseline", "distill_baseline", "eval=nanobeir", "+experiment=scifact ", "eval=trec_dl_", "eval=msmarco_dev_small",
-          "eval=scifact_test", "data=msmarco", "hydra/launcher=slurm", "trainer=gpu", "trainer=ddp", "cross-encoder/")
+ONLINE = ("bce_baseline", "distill_baseline", "eval=nanobeir", "+experiment=scifact ", "eval=trec_dl_",
+          "eval=msmarco_dev_small", "eval=scifact_test", "data=msmarco", "hydra/launcher=slurm", "trainer=gpu",
+          "trainer=ddp", "cross-encoder/")
 #: What makes a train.py run tiny: the test suite's model, two steps, no W&B.
 TINY_TRAIN = ["model=tiny", "trainer.max_steps=2", "logger=csv", "progress=false"]
 PLACEHOLDERS = ("TRAIN_DIR", "EVAL_DIR", "DIR", "OUT", "SWEEP", "RECORDS", "NAME")

@@ -7,6 +7,7 @@
     crossrank compare DIR [DIR ...] [--metrics ndcg@10 mrr@10] [--out FILE]
     crossrank sweep check|command|create conf/sweep/NAME.yaml
     crossrank teach --data DIR --teacher bi-encoder --out teacher.run
+    crossrank mine --data DIR --teacher bi-encoder --out mined.run [--ranks 10:100] [--margin 0.05]
 
 Every error is one ``error:`` line with exit status 2.
 """
@@ -20,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crossrank.errors import CrossrankError
+from crossrank.errors import ConfigError, CrossrankError
 
 HYDRA_TASKS = ("train", "evaluate")
 
@@ -78,6 +79,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True, help="bi-encoder[:PATH], a cross-encoder folder or Hub id, or run:FILE")
     p.add_argument("--out", required=True, help="the TREC run to write")
     p.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (default 100)")
+
+    p = command("mine", mine, "hard negatives mined with a teacher, as a TREC run (data.negatives=mined)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data", help="a local folder in the irdata format")
+    where.add_argument("--dataset-id", help="an ir_datasets dataset (e.g. msmarco-passage/train/judged)")
+    p.add_argument("--teacher", required=True, help="bi-encoder[:PATH], a cross-encoder folder or Hub id, or run:FILE")
+    p.add_argument("--out", required=True, help="the TREC run to write")
+    p.add_argument("--depth", type=int, default=100, help="first-stage candidates scored per query (default 100)")
+    p.add_argument("--ranks", default="1:", help="teacher ranks kept, e.g. 10:100 (default 1: all)")
+    margins = p.add_mutually_exclusive_group()
+    margins.add_argument("--margin", type=float, default=None,
+                         help="keep negatives scored <= the weakest positive - MARGIN (default 0)")
+    margins.add_argument("--relative-margin", type=float, default=None,
+                         help="keep negatives scored <= the weakest positive - R * |positive|")
+    p.add_argument("--num-negatives", type=int, default=30, help="kept per query (default 30; 0: all)")
+    p.add_argument("--sampling", default="top", help="top (the hardest) or random (seeded) (default top)")
+    p.add_argument("--level", type=int, default=1, help="judged relevance that makes a positive (default 1)")
+    p.add_argument("--seed", type=int, default=42)
     return top
 
 
@@ -170,6 +189,30 @@ def teach(args: argparse.Namespace) -> None:
 
     n = teach_run(args.data, args.teacher, args.out, args.depth)
     print(f"wrote {n} teacher scores to {args.out}")
+
+
+def mine(args: argparse.Namespace) -> None:
+    import json
+
+    from crossrank.data.sources import load_source
+    from crossrank.training.mine import MineSettings, write_mined
+    from crossrank.training.mine import mine as mine_run
+
+    low, _, high = args.ranks.partition(":")
+    try:
+        ranks = (int(low or 1), int(high) if high else None)
+    except ValueError:
+        raise ConfigError(f"--ranks: {args.ranks!r} is not FROM:TO (e.g. 10:100)") from None
+    margin = 0.0 if args.margin is None and args.relative_margin is None else args.margin
+    settings = MineSettings(depth=args.depth, ranks=ranks, margin=margin, relative_margin=args.relative_margin,
+                            num_negatives=args.num_negatives or None, sampling=args.sampling, level=args.level,
+                            seed=args.seed)
+    source = load_source(kind="local" if args.data else "ir_datasets", path=args.data, dataset_id=args.dataset_id)
+    run, summary = mine_run(source, args.teacher, settings)
+    write_mined(run, args.out, summary["teacher"])
+    print(f"wrote {summary['negatives']} negatives of {summary['queries_with_negatives']} queries to {args.out} "
+          f"({summary['dropped_by_margin']} candidates dropped by the margin as likely false negatives)")
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from crossrank.data.irds import IRDatasetsSource
 from crossrank.data.local import LocalSource
-from crossrank.data.pairs import TEACHER_IN_SOURCE
+from crossrank.data.pairs import TEACHER_IN_SOURCE, check_negatives
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.errors import ConfigError, DataError
 from crossrank.evaluation.spec import SUITE_RANKINGS, EvalSet, eval_sets
@@ -106,6 +106,9 @@ def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
     if data.get("teacher_run") and data["teacher_run"] != TEACHER_IN_SOURCE and \
             not Path(str(data["teacher_run"])).expanduser().is_file():
         raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
+    check_negatives(str(data.get("negatives") or "first_stage"), data.get("mined_run"))
+    if data.get("mined_run") and not Path(str(data["mined_run"])).expanduser().is_file():
+        raise ConfigError(f"data.mined_run: {data['mined_run']} does not exist")
 
 
 def check_train(cfg: DictConfig) -> list[EvalSet]:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from crossrank.data.candidates import first_stage
 from crossrank.data.collate import PairCollator, length_sorted
-from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching
+from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching, check_negatives
 from crossrank.data.pairsets import PairSets
 from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
 from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
@@ -58,6 +58,8 @@ class PairDataModule(L.LightningDataModule):
             pointwise batches (BCE).
         teacher_run: a TREC run whose scores are the teacher's for distillation (``crossrank teach``), or
             ``source``: the source's own run holds them (``data=msmarco_kd``); every training pair must be in it.
+        negatives / mined_run: training negatives from the first stage, or (``mined``) from a run that
+            ``crossrank mine`` wrote; validation reranks the first stage either way.
         num_workers / pin_memory: DataLoader workers that tokenize; pinned host memory (None: 4 workers and
             pinned memory when training on a GPU, none on a CPU, where the model needs every core).
     """
@@ -68,9 +70,11 @@ class PairDataModule(L.LightningDataModule):
                  val_depth: int = 100, num_workers: int | None = None, cache_dir: str | None = None,
                  bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None,
                  length_grouped: bool = False, pin_memory: bool | None = None, group_size: int | None = None,
-                 teacher_run: str | None = None) -> None:
+                 teacher_run: str | None = None, negatives: str = "first_stage", mined_run: str | None = None) -> None:
         super().__init__()
         check_batching(batch_size, group_size, length_grouped)
+        check_negatives(negatives, mined_run)
+        self.mined_run = str(Path(mined_run).expanduser()) if mined_run else None
         self.group_size = group_size
         self.teacher_run = (teacher_run if teacher_run == TEACHER_IN_SOURCE else
                             str(Path(teacher_run).expanduser()) if teacher_run else None)
@@ -105,7 +109,7 @@ class PairDataModule(L.LightningDataModule):
         if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
             self.spec = replace(self.spec, min_relevance=declared_level(source))
         graded_level_warning(source.qrels(), self.spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
-        builder = PairSets(source, self.spec, self.val_depth, self.bm25, self.val_source_cfg)
+        builder = PairSets(source, self.spec, self.val_depth, self.bm25, self.val_source_cfg, self.mined_run)
         self.train_dataset, self.val_dataset, self.val_qrels = builder.load_or_build(self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:

@@ -14,6 +14,18 @@ from crossrank.errors import ConfigError
 
 #: ``data.teacher_run: source``: the training source's own run holds the teacher's scores (``data=msmarco_kd``).
 TEACHER_IN_SOURCE = "source"
+#: ``data.negatives``: training negatives from the first stage, or from a run ``crossrank mine`` wrote.
+NEGATIVES = ("first_stage", "mined")
+
+
+def check_negatives(negatives: str, mined_run: object) -> None:
+    """``data.negatives`` and ``data.mined_run`` agree (the file's existence is checked where it is read)."""
+    if negatives not in NEGATIVES:
+        raise ConfigError(f"data.negatives: {negatives!r} (expected {' or '.join(NEGATIVES)})")
+    if negatives == "mined" and not mined_run:
+        raise ConfigError("data.negatives: mined needs data.mined_run (a TREC run from crossrank mine)")
+    if negatives == "first_stage" and mined_run:
+        raise ConfigError("data.mined_run: is read only with data.negatives=mined")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import datasets
 from crossrank.data.candidates import first_stage
 from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
 from crossrank.data.sources import Source, load_source, val_source_config
-from crossrank.data.trec import Qrels
+from crossrank.data.trec import Qrels, group_run, read_run
 from crossrank.errors import DataError
 from crossrank.files import atomic_path
 
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 
 VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
 CACHE_FORMAT = 3  # bumped when what a cached set holds changes
+
+
+def file_stamp(path: Path | None) -> list[object] | None:
+    """A file's path, size and modification time (None: no file), for cache keys."""
+    if path is None or not path.is_file():
+        return None
+    return [str(path), path.stat().st_size, path.stat().st_mtime_ns]
 
 
 class PairSets:
@@ -34,19 +42,22 @@ class PairSets:
         bm25: ``bm25_k1`` / ``bm25_b`` of the first stage where the source has no run.
         val_source: validate on another set (``{kind, path, dataset_id, run_path, num_queries}``) instead of held-out
             training queries.
+        mined_run: training negatives from this run (``crossrank mine``) instead of the first stage; validation
+            still reranks the first stage.
     """
 
     def __init__(self, source: Source, spec: PairSpec, val_depth: int, bm25: dict[str, float],
-                 val_source: dict[str, Any] | None = None) -> None:
+                 val_source: dict[str, Any] | None = None, mined_run: str | None = None) -> None:
         self.source, self.spec, self.val_depth, self.bm25 = source, spec, val_depth, bm25
         self.val_source = dict(val_source) if val_source else None
+        self.mined_run = Path(mined_run) if mined_run else None
 
     def cache_key(self) -> str:
         """A hash of everything that determines the sets."""
         val = load_source(**val_source_config(self.val_source)[0]) if self.val_source else None
         stamp = {"source": self.source.cache_key(), "spec": asdict(self.spec), "val_depth": self.val_depth,
                  "bm25": self.bm25, "val_source": self.val_source, "val_files": val.cache_key() if val else None,
-                 "format": CACHE_FORMAT}
+                 "mined": file_stamp(self.mined_run), "format": CACHE_FORMAT}
         return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def load_or_build(self, cache_dir: Path | None) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
@@ -69,6 +80,18 @@ class PairSets:
                 (tmp / "done").touch()
         return train, val, val_qrels
 
+    def negatives(self, candidates: Mapping[str, list[tuple[str, float]]], train_qids: set[str],
+                  queries: Mapping[str, str]) -> Mapping[str, list[tuple[str, float]]]:
+        """Where the training queries' negatives come from: the first stage's candidates, or the mined run."""
+        if self.mined_run is None:
+            return candidates
+        if not self.mined_run.is_file():
+            raise DataError(f"data.mined_run: {self.mined_run} does not exist")
+        mined = group_run(read_run(self.mined_run, queries), train_qids, None)
+        if not mined:
+            raise DataError(f"{self.mined_run}: no mined negatives for any training query of {self.source.name}")
+        return mined
+
     def build(self) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
         source, spec = self.source, self.spec
         queries, qrels, has_text = source.queries(), source.qrels(), source.passage_ids()
@@ -79,7 +102,8 @@ class PairSets:
         depth = max(spec.candidate_depth or 0, self.val_depth) or None
         k1, b = self.bm25["bm25_k1"], self.bm25["bm25_b"]
         candidates = first_stage(source, set(train_qids) | set(val_qids), depth, k1, b)
-        rows = list(iter_pairs(train_qids, qrels, candidates, spec, has_text))
+        rows = list(iter_pairs(train_qids, qrels, self.negatives(candidates, set(train_qids), queries), spec,
+                               has_text))
         val_source, val_queries, val_judged = source, queries, qrels
         if self.val_source is not None:
             fields, sample_cfg = val_source_config(self.val_source)
