@@ -156,3 +156,16 @@ def test_every_loss_config_class_and_registry_row_agree() -> None:
         cls = getattr(crossrank.training.losses, info.cls)
         assert loss_info(cls) is info and target.rsplit(".", 1)[-1] == cls.__name__
     assert sorted(crossrank.training.losses.__all__) == sorted(LOSSES)
+
+
+def test_plistmle_weights_stay_finite_for_long_groups() -> None:
+    from crossrank.training.losses import PListMLELoss
+    from crossrank.training.losses.plistmle import position_weights
+
+    weights = position_weights(200, torch.float16, torch.device("cpu"))
+    assert torch.isfinite(weights).all() and float(weights.float().sum()) == pytest.approx(1.0, abs=1e-2)
+    assert float(weights[0]) == pytest.approx(0.5, abs=1e-3)  # 2^(n-1) of a sum of about 2^n
+    logits = torch.randn(2, 200)
+    labels = torch.zeros(2, 200)
+    labels[:, 0] = 1
+    assert torch.isfinite(PListMLELoss()(logits, labels))

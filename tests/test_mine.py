@@ -27,7 +27,7 @@ def test_negatives_by_rank_and_absolute_margin() -> None:
     # ranked by the teacher among non-positives: a 6.0, b 4.9, c 4.0, d 3.0, weak 2.0 (judged 0), e 1.0
     assert pick() == (["b", "c", "d", "weak", "e"], 1)  # margin 0: a, above the positive, is a likely false negative
     assert pick(margin=0.5) == (["c", "d", "weak", "e"], 2)
-    assert pick(margin=None, relative_margin=None) == (["b", "c", "d", "weak", "e"], 1)
+    assert pick(margin=None, relative_margin=None) == (["a", "b", "c", "d", "weak", "e"], 0)  # no margin: no limit
     assert pick(ranks=(2, 4)) == (["b", "c", "d"], 0)
     assert pick(num_negatives=2) == (["b", "c"], 1)
     random_pick = pick(num_negatives=3, sampling="random")[0]
@@ -51,6 +51,8 @@ def test_bad_settings_are_one_line() -> None:
         MineSettings(ranks=(5, 2))
     with pytest.raises(ConfigError, match="--sampling: 'best'"):
         MineSettings(sampling="best")
+    with pytest.raises(ConfigError, match="--num-negatives: -1 must be at least 1"):
+        MineSettings(num_negatives=-1)
 
 
 def test_mined_run_gives_the_training_negatives(irdata_dir: Path, tmp_path: Path, capsys) -> None:

@@ -101,3 +101,18 @@ def test_segment_cosine_without_token_type_ids_and_bad_lora_keys_are_one_line(tm
         CrossEncoderScorer.from_pretrained(str(encoder), lora={"rank": 4})
     with pytest.raises(ConfigError, match=r"^model.lora.target_modules: "):
         CrossEncoderScorer.from_pretrained(str(encoder), lora={"r": 4})  # ModernBERT: peft has no default
+
+
+def test_lora_on_the_segment_cosine_head_merges_into_the_encoder(tmp_path: Path) -> None:
+    encoder = make_tiny_encoder(tmp_path / "encoder", "bert")
+    scorer = CrossEncoderScorer.from_pretrained(str(encoder), head="segment_cosine", lora={"r": 4}, max_length=64)
+    with torch.no_grad():  # adapters that do something: B starts at zero
+        for name, param in scorer.model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    before = scorer.score([q for q, _ in PAIRS], [p for _, p in PAIRS])
+    scorer.save_pretrained(tmp_path / "out")
+    assert not [k for k in load_file(tmp_path / "out" / "model.safetensors") if "lora" in k]
+    reloaded = CrossEncoderScorer.from_pretrained(str(tmp_path / "out"), num_labels=None)
+    assert reloaded.head == "segment_cosine"
+    np.testing.assert_allclose(reloaded.score([q for q, _ in PAIRS], [p for _, p in PAIRS]), before, atol=1e-5)

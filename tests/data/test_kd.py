@@ -29,15 +29,15 @@ def write_triples(base: str, lines: list[str] | None = None) -> dict[tuple[str, 
     rows, scores = [], {}
     for i in range(10):
         qid, pos = f"{name}-q{i}", f"{name}-d{i}-hit"
-        for j in range(3):
-            neg = f"{name}-d{i}-{j}"
-            rows.append(f"{8.5 + i / 10}\t{-2.0 + j - i / 7}\t{qid}\t{pos}\t{neg}\n")
-            scores[(qid, pos)], scores[(qid, neg)] = 8.5 + i / 10, -2.0 + j - i / 7
+        # query 0's negatives: 30 passages of the set (more than the validation depth the test sets, 10)
+        negs = [f"{name}-d{k}-{j}" for k in range(10) for j in range(3)] * 4 if i == 0 else \
+            [f"{name}-d{i}-{j}" for j in range(3)]
+        for j, neg in enumerate(dict.fromkeys(negs)):
+            rows.append(f"{8.5 + i / 10}\t{-2.0 + j / 50 - i / 7}\t{qid}\t{pos}\t{neg}\n")
+            scores[(qid, pos)], scores[(qid, neg)] = 8.5 + i / 10, -2.0 + j / 50 - i / 7
     path = folder(base) / HOFSTATTER_ENSEMBLE.file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines if lines is not None else rows))
-    for made in ("teacher.run", "positives.qrels"):
-        (path.parent / made).unlink(missing_ok=True)
     return scores
 
 
@@ -51,6 +51,11 @@ def test_triples_become_judgments_and_a_teacher_run() -> None:
     assert "solar panels" in source.passages(["msmarco-d0-hit"])["msmarco-d0-hit"]
     lines = (folder(BASE) / "teacher.run").read_text().splitlines()
     assert lines[0].split() == ["msmarco-q0", "Q0", "msmarco-d0-hit", "1", "8.5", "teacher"]
+    # the triples replaced by a new file: the judgments and the run are made again from it
+    path = folder(BASE) / HOFSTATTER_ENSEMBLE.file
+    path.write_text(path.read_text().replace("msmarco-d1-hit", "msmarco-d1-far"))
+    again = IRDatasetsSource(f"{BASE}/kd-docpairs")
+    assert again.qrels()["msmarco-q1"] == {"msmarco-d1-far": 1}
 
 
 def test_a_malformed_triple_names_its_line(tmp_path: Path) -> None:
@@ -72,9 +77,8 @@ def test_distill_baseline_trains_on_the_teacher_scores(loss: str, tmp_path: Path
     from crossrank.training.run import train
 
     scores = write_triples(BASE)
-    pointwise = ["data.group_size=null", "data.batch_size=8"] if loss == "mse" else ["data.batch_size=8"]
     cfg = compose_cfg("train", ["+experiment=distill_baseline", "model=tiny", f"data.dataset_id={BASE}/kd-docpairs",
-                                f"loss={loss}", *pointwise, "data.pairs.val_queries=2", "trainer=cpu",
+                                f"loss={loss}", "data.batch_size=8", "data.pairs.val_queries=2", "trainer=cpu",
                                 "trainer.precision=32-true", "trainer.max_epochs=2", "trainer.val_check_interval=null",
                                 "trainer.log_every_n_steps=1", "eval=none", "extra_eval=[]", "logger=csv",
                                 "progress=false", "scheduler.warmup_steps=0"], tmp_path)
@@ -84,12 +88,14 @@ def test_distill_baseline_trains_on_the_teacher_scores(loss: str, tmp_path: Path
     from crossrank.data.datamodule import PairDataModule
 
     data = PairDataModule(pairs=dict(cfg.data.pairs), kind="ir_datasets", dataset_id=f"{BASE}/kd-docpairs",
-                          teacher_run="source", group_size=cfg.data.group_size, batch_size=8)
+                          teacher_run="source", group_size=cfg.data.group_size, batch_size=8, val_depth=10)
     data.setup()
     train_set = data.train_dataset
     assert train_set is not None and len(set(train_set["qid"])) == 8  # 10 queries, 2 held out for validation
     assert train_set["teacher"] == pytest.approx([scores[(q, p)] for q, p in zip(train_set["qid"], train_set["pid"])])
     assert sorted(set(train_set["label"])) == [0.0, 1.0]
+    # every negative the teacher scored, not the validation depth's 10 (q0 is a training query with seed 42)
+    assert train_set["qid"].count("msmarco-q0") == 1 + 30
 
 
 def test_offline_teacher_scores_fail_in_one_line(tmp_path: Path) -> None:

@@ -80,23 +80,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the TREC run to write")
     p.add_argument("--depth", type=int, default=100, help="first-stage candidates per query (default 100)")
 
+    from crossrank.training.mine import MineSettings
+
+    mined = MineSettings()
     p = command("mine", mine, "hard negatives mined with a teacher, as a TREC run (data.negatives=mined)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--data", help="a local folder in the irdata format")
     where.add_argument("--dataset-id", help="an ir_datasets dataset (e.g. msmarco-passage/train/judged)")
     p.add_argument("--teacher", required=True, help="bi-encoder[:PATH], a cross-encoder folder or Hub id, or run:FILE")
     p.add_argument("--out", required=True, help="the TREC run to write")
-    p.add_argument("--depth", type=int, default=100, help="first-stage candidates scored per query (default 100)")
+    p.add_argument("--depth", type=int, default=mined.depth,
+                   help=f"first-stage candidates scored per query (default {mined.depth})")
     p.add_argument("--ranks", default="1:", help="teacher ranks kept, e.g. 10:100 (default 1: all)")
     margins = p.add_mutually_exclusive_group()
     margins.add_argument("--margin", type=float, default=None,
-                         help="keep negatives scored <= the weakest positive - MARGIN (default 0)")
+                         help=f"keep negatives scored <= the weakest positive - MARGIN (default {mined.margin})")
     margins.add_argument("--relative-margin", type=float, default=None,
                          help="keep negatives scored <= the weakest positive - R * |positive|")
-    p.add_argument("--num-negatives", type=int, default=30, help="kept per query (default 30; 0: all)")
-    p.add_argument("--sampling", default="top", help="top (the hardest) or random (seeded) (default top)")
-    p.add_argument("--level", type=int, default=1, help="judged relevance that makes a positive (default 1)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--num-negatives", type=int, default=mined.num_negatives,
+                   help=f"kept per query (default {mined.num_negatives})")
+    p.add_argument("--sampling", default=mined.sampling, help=f"top (the hardest) or random (seeded) (default "
+                   f"{mined.sampling})")
+    p.add_argument("--level", type=int, default=mined.level,
+                   help=f"judged relevance that makes a positive (default {mined.level})")
+    p.add_argument("--seed", type=int, default=mined.seed)
     return top
 
 
@@ -203,9 +210,9 @@ def mine(args: argparse.Namespace) -> None:
         ranks = (int(low or 1), int(high) if high else None)
     except ValueError:
         raise ConfigError(f"--ranks: {args.ranks!r} is not FROM:TO (e.g. 10:100)") from None
-    margin = 0.0 if args.margin is None and args.relative_margin is None else args.margin
+    margin = MineSettings.margin if args.margin is None and args.relative_margin is None else args.margin
     settings = MineSettings(depth=args.depth, ranks=ranks, margin=margin, relative_margin=args.relative_margin,
-                            num_negatives=args.num_negatives or None, sampling=args.sampling, level=args.level,
+                            num_negatives=args.num_negatives, sampling=args.sampling, level=args.level,
                             seed=args.seed)
     source = load_source(kind="local" if args.data else "ir_datasets", path=args.data, dataset_id=args.dataset_id)
     run, summary = mine_run(source, args.teacher, settings)

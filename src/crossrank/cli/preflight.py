@@ -106,6 +106,11 @@ def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
     if data.get("teacher_run") and data["teacher_run"] != TEACHER_IN_SOURCE and \
             not Path(str(data["teacher_run"])).expanduser().is_file():
         raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
+    if data.get("teacher_run") == TEACHER_IN_SOURCE:
+        source = load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"),
+                             data.get("name") or "")
+        if not source.has_run():
+            raise ConfigError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
     check_negatives(str(data.get("negatives") or "first_stage"), data.get("mined_run"))
     if data.get("mined_run") and not Path(str(data["mined_run"])).expanduser().is_file():
         raise ConfigError(f"data.mined_run: {data['mined_run']} does not exist")

@@ -168,9 +168,13 @@ def fetching(dataset_id: str, what: str) -> Iterator[None]:
     import urllib.error
 
     import requests
+    from ir_datasets.util import HashVerificationError
 
     try:
         yield
+    except HashVerificationError as e:
+        raise DataError(f"ir_datasets: the {what} of {dataset_id} downloaded with the wrong checksum ({e}); delete "
+                        f"the file and download again, or offline, {offline_hint(dataset_id)}") from None
     except (requests.RequestException, urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror) as e:
         url = getattr(getattr(e, "request", None), "url", None) or ""
         where = f" from {url}" if url else ""

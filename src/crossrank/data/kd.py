@@ -12,13 +12,14 @@ source`` read it like any other dataset's."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crossrank.errors import DataError
-from crossrank.files import atomic_path
+from crossrank.files import atomic_path, write_text
 
 SUFFIX = "kd-docpairs"
 
@@ -74,11 +75,18 @@ class Converted:
         return _Part(self, self.root / name)
 
     def ensure(self) -> None:
-        if (self.root / "teacher.run").is_file() and (self.root / "positives.qrels").is_file():
+        """Convert the triples, again whenever the file differs from the one the outputs were made from."""
+        triples = Path(self.triples.path())
+        stamp = self.root / "converted-from.json"
+        made_from = json.dumps([triples.name, triples.stat().st_size, triples.stat().st_mtime_ns])
+        outputs = [self.root / "teacher.run", self.root / "positives.qrels"]
+        if all(f.is_file() for f in outputs) and stamp.is_file() and stamp.read_text() == made_from:
             return
-        run, qrels = teacher_tables(Path(self.triples.path()))
-        write_trec(run, self.root / "teacher.run", qrels=False)
-        write_trec(qrels, self.root / "positives.qrels", qrels=True)
+        stamp.unlink(missing_ok=True)
+        run, qrels = teacher_tables(triples)
+        write_trec(run, outputs[0], qrels=False)
+        write_trec(qrels, outputs[1], qrels=True)
+        write_text(stamp, made_from)
 
 
 class _Part:

@@ -90,6 +90,11 @@ class PairSets:
         mined = group_run(read_run(self.mined_run, queries), train_qids, None)
         if not mined:
             raise DataError(f"{self.mined_run}: no mined negatives for any training query of {self.source.name}")
+        missing = len(train_qids - mined.keys())
+        if missing:
+            log.warning("%s: %d of %d training queries have no mined negatives (the teacher left none below the "
+                        "margin, or did not score their positive): query groups leave them out, pointwise losses see "
+                        "their positives alone", self.mined_run, missing, len(train_qids))
         return mined
 
     def build(self) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
@@ -99,7 +104,7 @@ class PairSets:
         if not train_qids:
             raise DataError(f"{source.name}: no query has a judged positive (relevance >= {spec.level}) with passage "
                             "text")
-        depth = max(spec.candidate_depth or 0, self.val_depth) or None
+        depth = None if spec.candidate_depth is None else max(spec.candidate_depth, self.val_depth)  # None: all
         k1, b = self.bm25["bm25_k1"], self.bm25["bm25_b"]
         candidates = first_stage(source, set(train_qids) | set(val_qids), depth, k1, b)
         rows = list(iter_pairs(train_qids, qrels, self.negatives(candidates, set(train_qids), queries), spec,

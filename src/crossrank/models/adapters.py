@@ -65,6 +65,15 @@ def add_lora(model: nn.Module, settings: Mapping[str, Any], key: str = "model.")
         raise ConfigError(f"{key}lora.target_modules: {str(e).splitlines()[0]}") from None
 
 
+def prepare_for_training(model: nn.Module, gradient_checkpointing: bool, lora: Mapping[str, Any] | None,
+                         key: str = "model.") -> nn.Module:
+    """``model`` with gradient checkpointing on and LoRA adapters added, as ``model.*`` asks."""
+    if gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    settings = lora_settings(lora, key)
+    return add_lora(model, settings, key) if settings is not None else model
+
+
 def has_adapters(model: nn.Module) -> bool:
     """Whether ``model`` (or its encoder) carries unmerged peft adapters."""
     return any(type(m).__name__.startswith("PeftModel") for m in (model, getattr(model, "encoder", None)))

@@ -112,7 +112,7 @@ class CrossEncoderScorer(nn.Module):
         ``lora``: ``{r, alpha, dropout, target_modules}`` (:mod:`crossrank.models.adapters`): train LoRA adapters
         (and the new head) instead of every weight; merged into the weights when the model is saved.
         """
-        from crossrank.models.adapters import add_lora, enable_gradient_checkpointing, lora_settings
+        from crossrank.models.adapters import prepare_for_training
 
         key = what.removesuffix("name_or_path")  # e.g. "model.": the prefix of the keys named in errors
         if backend not in BACKENDS:
@@ -141,6 +141,10 @@ class CrossEncoderScorer(nn.Module):
             if max_length is not None and positions and max_length > positions:
                 raise ConfigError(f"{length_key}: {max_length} is more than {name_or_path} can read "
                                   f"({positions} positions)")
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
+            if head == "segment_cosine" and "token_type_ids" not in tokenizer.model_input_names:
+                raise ConfigError(f"{key}head: segment_cosine needs a tokenizer that marks the passage with "
+                                  f"token_type_ids; {name_or_path}'s does not (use head=classifier)")
             kernel = {"attn_implementation": attn_implementation} if attn_implementation else {}
             if head == "segment_cosine":
                 model = SegmentCosineModel(AutoModel.from_pretrained(name_or_path, config=config, revision=revision,
@@ -148,17 +152,9 @@ class CrossEncoderScorer(nn.Module):
             else:
                 model = AutoModelForSequenceClassification.from_pretrained(name_or_path, config=config,
                                                                            revision=revision, **kernel)
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
         except OSError as e:
             raise ConfigError(load_failure(name_or_path, e, what)) from None
-        if head == "segment_cosine" and "token_type_ids" not in tokenizer.model_input_names:
-            raise ConfigError(f"{key}head: segment_cosine needs a tokenizer that marks "
-                              f"the passage with token_type_ids; {name_or_path}'s does not (use head=classifier)")
-        if gradient_checkpointing:
-            enable_gradient_checkpointing(model)
-        adapters = lora_settings(lora, key)
-        if adapters is not None:
-            model = add_lora(model, adapters, key)
+        model = prepare_for_training(model, gradient_checkpointing, lora, key)
         scorer = cls(model, tokenizer, max_length=max_length)
         scorer.label = label or name_or_path
         scorer.inference_backend = backend

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossrank.data.candidates import first_stage
 from crossrank.data.pairs import positives
 from crossrank.data.sources import Source
 from crossrank.data.trec import trec_lines
 from crossrank.errors import ConfigError
-from crossrank.evaluation.metrics import RunDict
 from crossrank.files import write_text
-from crossrank.training.teach import teacher_scores
+
+if TYPE_CHECKING:
+    from crossrank.evaluation.metrics import RunDict
 
 SAMPLING = ("top", "random")
 
@@ -40,7 +41,7 @@ class MineSettings:
 
     depth: int | None = 100  # first-stage candidates scored per query
     ranks: tuple[int, int | None] = (1, None)  # teacher ranks kept, 1-based and inclusive (None: to the last)
-    margin: float | None = 0.0  # absolute: score <= weakest positive - margin
+    margin: float | None = 0.0  # absolute: score <= weakest positive - margin (None with no relative margin: no limit)
     relative_margin: float | None = None  # relative: score <= weakest positive - relative_margin * |positive|
     num_negatives: int | None = 30  # per query (None: all that pass)
     sampling: str = "top"
@@ -55,13 +56,18 @@ class MineSettings:
         low, high = self.ranks
         if low < 1 or (high is not None and high < low):
             raise ConfigError(f"--ranks: {low}:{high or ''} is not a range of ranks from 1")
+        for name in ("depth", "num_negatives"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')}: {value} must be at least 1")
 
 
 def threshold(positive: float, settings: MineSettings) -> float:
-    """The highest score a negative may have, given the query's weakest positive score."""
+    """The highest score a negative may have, given the query's weakest positive score (no limit when neither
+    margin is set)."""
     if settings.relative_margin is not None:
         return positive - settings.relative_margin * abs(positive)
-    return positive - (settings.margin or 0.0)
+    return positive - settings.margin if settings.margin is not None else float("inf")
 
 
 def select_negatives(scores: dict[str, float], judged: dict[str, int], settings: MineSettings,
@@ -85,6 +91,8 @@ def select_negatives(scores: dict[str, float], judged: dict[str, int], settings:
 
 def mine(source: Source, teacher: str, settings: MineSettings) -> tuple[RunDict, dict[str, Any]]:
     """``{qid: {pid: teacher score}}`` of every query with a positive, and a summary of what was kept and why."""
+    from crossrank.training.teach import teacher_scores
+
     qrels = source.qrels()
     queries = sorted(q for q in qrels if positives(qrels, q, settings.level))
     candidates = first_stage(source, set(queries), settings.depth)
@@ -100,7 +108,9 @@ def mine(source: Source, teacher: str, settings: MineSettings) -> tuple[RunDict,
         dropped += lost
         if kept:
             run[qid] = dict(kept)
+    unscored = sum(1 for q in queries if not any(p in scored.get(q, {}) for p in positives(qrels, q, settings.level)))
     summary = {"teacher": tag, "queries": len(queries), "queries_with_negatives": len(run),
+               "queries_with_unscored_positives": unscored,
                "negatives": sum(len(v) for v in run.values()), "dropped_by_margin": dropped,
                "settings": asdict(settings)}
     return run, summary

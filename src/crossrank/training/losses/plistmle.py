@@ -11,10 +11,11 @@ from crossrank.training.losses.listmle import plackett_luce_log_probs
 
 
 def position_weights(group_size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``(2^(n - r) - 1) / sum_r (2^(n - r) - 1)`` for ranks ``r = 1..n`` (the last rank weighs 0)."""
-    ranks = torch.arange(1, group_size + 1, device=device, dtype=dtype)
-    weights = torch.pow(2.0, group_size - ranks) - 1
-    return weights / weights.sum().clamp(min=1e-10)
+    """``(2^(n - r) - 1) / sum_r (2^(n - r) - 1)`` for ranks ``r = 1..n`` (the last rank weighs 0), computed as
+    ``2^-r - 2^-n`` over its sum in float64, which neither overflows nor loses the ratios for any ``n``."""
+    ranks = torch.arange(1, group_size + 1, device=device, dtype=torch.float64)
+    weights = torch.pow(2.0, -ranks) - 2.0 ** -group_size
+    return (weights / weights.sum().clamp(min=1e-300)).to(dtype)
 
 
 class PListMLELoss(nn.Module):
