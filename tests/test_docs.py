@@ -172,3 +172,26 @@ def test_every_relative_link_resolves(doc: Path) -> None:
             headings = [re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
                         for h in re.findall(r"^#+ (.+)$", resolved.read_text(encoding="utf-8"), re.M)]
             assert anchor in headings, f"{doc.name}: {target} (headings: {headings})"
+
+
+def test_the_quickstart_output_in_the_readme_is_its_record() -> None:
+    import json
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("The quickstart ends", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    record = json.loads((ROOT / "experiments" / "quickstart" / "metrics.json").read_text())
+    name = block.split(" (", 1)[0]
+    shown = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in block.splitlines()
+             if line.startswith(("first_stage", "reranked"))}
+    header = next(line.split()[1:] for line in block.splitlines() if line.startswith("run "))
+    assert shown and all(shown[run] == [round(record[name][run][m], 4) for m in header] for run in shown)
+
+
+def test_the_readme_python_api_runs(tiny_model_dir: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(code.replace('"OUT/model"', repr(str(tiny_model_dir))), namespace)  # noqa: S102 (the README's own code)
+    reranker = namespace["reranker"]
+    assert len(reranker.predict([("query", "passage"), ("query", "another passage")])) == 2  # type: ignore[attr-defined]
+    assert len(reranker.rank("query", ["passage a", "passage b"], top_k=1)) == 1  # type: ignore[attr-defined]
