@@ -70,7 +70,8 @@ def test_config_and_model_errors(tiny_model_dir: Path, irdata_dir: Path, tmp_pat
     from crossrank.models.hub import packaged_minilm
 
     cases = [
-        (["+experiment=nope"], "error: Could not find 'experiment/nope' (available: bce_baseline, local_cpu,"),
+        (["+experiment=nope"],
+         "error: Could not find 'experiment/nope' (available: bce_baseline, distill_baseline, local_cpu,"),
         ([f"model.name_or_path={tiny_model_dir}", "eval.depht=3"], "error: Could not override 'eval.depht'"),
         ([f"model.name_or_path={tmp_path / 'nope'}"], "does not exist"),
         ([f"model.name_or_path={packaged_minilm()}"],
