@@ -122,6 +122,14 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def file_stamp(path: Path | None) -> list[object] | None:
+    """A file's path, size and modification time, the part of a cache key that changes when the file does (None:
+    no such file)."""
+    if path is None or not path.is_file():
+        return None
+    return [str(path), path.stat().st_size, path.stat().st_mtime_ns]
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (flushed to disk before the rename)."""
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:

@@ -98,19 +98,17 @@ def check_metric(cfg: DictConfig, sets: list[EvalSet], name: str, key: str) -> N
         raise ConfigError(f"{key}: {name!r} is not logged by this run (it logs {hint})")
 
 
-def check_loss_data(cfg: DictConfig, data: dict[str, Any]) -> None:
-    """The loss gets the batches it needs (:mod:`crossrank.training.losses.registry`): query groups, teacher scores."""
+def check_loss_data(cfg: DictConfig, data: dict[str, Any], source: Source) -> None:
+    """The loss gets the batches it needs (:mod:`crossrank.training.losses.registry`): query groups, teacher scores
+    (``source``: the training data, whose run ``teacher_run: source`` reads)."""
     info = loss_info(str(OmegaConf.select(cfg, "loss._target_", default="") or ""))
     check_batches(info, int(data.get("batch_size") or 1), data.get("group_size"), data.get("teacher_run"),
                   bool(data.get("length_grouped")))
     if data.get("teacher_run") and data["teacher_run"] != TEACHER_IN_SOURCE and \
             not Path(str(data["teacher_run"])).expanduser().is_file():
         raise ConfigError(f"data.teacher_run: {data['teacher_run']} does not exist")
-    if data.get("teacher_run") == TEACHER_IN_SOURCE:
-        source = load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"),
-                             data.get("name") or "")
-        if not source.has_run():
-            raise ConfigError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
+    if data.get("teacher_run") == TEACHER_IN_SOURCE and not source.has_run():
+        raise ConfigError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
     check_negatives(str(data.get("negatives") or "first_stage"), data.get("mined_run"))
     if data.get("mined_run") and not Path(str(data["mined_run"])).expanduser().is_file():
         raise ConfigError(f"data.mined_run: {data['mined_run']} does not exist")
@@ -123,11 +121,11 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
     if data.get("kind") == "local":
         if not data.get("path"):
             raise ConfigError("config key data.path must be set (e.g. data.path=DIR)")
-        check_source(LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv"), data.get("run_path"))
+        source: Source = LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv")
     else:
-        check_source(load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"),
-                                 data.get("run_path")), data.get("run_path"))
-    check_loss_data(cfg, data)
+        source = load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"))
+    check_source(source, data.get("run_path"))
+    check_loss_data(cfg, data, source)
     val_source = data.get("val_source")
     if val_source:
         fields = val_source_config(val_source)[0]

@@ -25,6 +25,7 @@ from crossrank.errors import DataError
 
 log = logging.getLogger(__name__)
 
+
 class _Batches(Sampler[list[int]]):
     """A fixed list of index batches (validation: length-sorted)."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from crossrank.data import kd
 from crossrank.data.trec import Qrels, RunRow, read_run
 from crossrank.errors import DataError
+from crossrank.files import file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,7 @@ class IRDatasetsSource:
         return {}
 
     def cache_key(self) -> str:
-        run = Path(self.run_path) if self.run_path else None
-        stamp = [str(run), run.stat().st_size, run.stat().st_mtime_ns] if run and run.is_file() else None
+        stamp = file_stamp(Path(self.run_path) if self.run_path else None)
         return json.dumps({"ir_datasets": self.dataset_id, "run": stamp, "files": downloaded_files(self.dataset_id)})
 
     def queries(self) -> dict[str, str]:

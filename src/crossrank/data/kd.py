@@ -157,7 +157,9 @@ def first_bad_line(path: Path) -> str:
 
 
 def write_trec(table: Any, path: Path, qrels: bool) -> None:
-    """A TREC run (each query's pairs by score, best first, ranks from 1) or TREC qrels (relevance 1), atomically."""
+    """A TREC run (each query's pairs by score, best first, ranks from 1) or TREC qrels (relevance 1), atomically.
+    In Arrow, not through :func:`crossrank.data.trec.trec_lines`: the published file holds tens of millions of
+    pairs, too many to format line by line in Python; the order is trec_lines' (score, then pid, descending)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv

@@ -13,6 +13,7 @@ from pathlib import Path
 from crossrank.data.lines import read_lines
 from crossrank.data.trec import Qrels, RunRow, read_qrels, read_run
 from crossrank.errors import DataError
+from crossrank.files import file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class LocalSource:
     def cache_key(self) -> str:
         files = sorted({*self.root.glob("*.tsv"), *self.root.glob("dataset.yaml"),
                         *([run] if (run := self.run_path()) is not None else [])})
-        stamps = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+        stamps = [file_stamp(p) for p in files]
         return json.dumps({"local": str(self.root.resolve()), "run": self.run_file, "files": stamps})
 
     def queries(self) -> dict[str, str]:

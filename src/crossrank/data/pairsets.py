@@ -19,19 +19,12 @@ from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.data.trec import Qrels, group_run, read_run
 from crossrank.errors import DataError
-from crossrank.files import atomic_path
+from crossrank.files import atomic_path, file_stamp
 
 log = logging.getLogger(__name__)
 
 VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
 CACHE_FORMAT = 3  # bumped when what a cached set holds changes
-
-
-def file_stamp(path: Path | None) -> list[object] | None:
-    """A file's path, size and modification time (None: no file), for cache keys."""
-    if path is None or not path.is_file():
-        return None
-    return [str(path), path.stat().st_size, path.stat().st_mtime_ns]
 
 
 class PairSets:
