@@ -129,12 +129,12 @@ def main() -> int:
     dm, second = build_pairs(root, tmp / "cache", rows)
     report("pair set again, from the Arrow cache", start, f"{first / second:.0f}x faster than the first build")
 
-    from crossrank.evaluation.candidates import cut_per_query
+    from crossrank.data.candidates import FirstStage, RunRows
 
     start = time.perf_counter()
     evaluation = LocalSource(str(root))
     n, shard = 0, []
-    for row in cut_per_query(evaluation.iter_run(), 100, "run"):
+    for row in RunRows(evaluation, 100, FirstStage()):
         shard.append(row)
         if len(shard) == 50_000:
             texts = evaluation.passages({p for _, p, _ in shard})

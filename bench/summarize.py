@@ -130,6 +130,23 @@ def nanobeir_table(runs: list[tuple[str, dict]]) -> list[str]:
     return lines + [f"| {what} | {each(runs, get)} |" for what, get in rows]
 
 
+def bm25_table(runs: list[tuple[str, dict]]) -> list[str]:
+    f = runs[0][1]["figures"]
+    build, peer = f["build"], f["peer"]
+    lines = [f"BM25 over a generated MS MARCO-sized collection ({build['passages']:,} passages, {build['postings']:,} "
+             f"postings, {build['vocabulary']:,} terms) read through ir_datasets; peak RSS of each stage's process; "
+             f"{where(runs)}.", "", "| what | figure |", "|---|---:|"]
+    rows = [("index build, empty cache (s)", lambda g: f"{g['build']['seconds']:,.0f}"),
+            ("index build, peak RSS (GB)", lambda g: f"{g['build']['peak_rss_gb']:.2f}"),
+            ("index on disk (GB)", lambda g: f"{g['build']['index_gb']:.2f}"),
+            ("official candidates ordered by BM25 (pairs/s)", lambda g: f"{g['order']['pairs_per_second']:,}"),
+            ("ordering, peak RSS (GB)", lambda g: f"{g['order']['peak_rss_gb']:.2f}"),
+            ("retrieval, top 1,000 of the collection (queries/s)", lambda g: f"{g['retrieve']['queries_per_second']}"),
+            (f"vs bm25s' own indexer on {peer['passages']:,} passages: time", lambda g: f"{g['vs_peer']['time']}x"),
+            ("vs bm25s' own indexer: peak memory", lambda g: f"{g['vs_peer']['peak_memory']}x")]
+    return lines + [f"| {what} | {each(runs, get)} |" for what, get in rows]
+
+
 def transcribed_table(runs: list[tuple[str, dict]]) -> list[str]:
     lines = []
     for name, result in runs:
@@ -142,7 +159,7 @@ def transcribed_table(runs: list[tuple[str, dict]]) -> list[str]:
 
 TABLES = {"rerank_throughput-cpu": rerank_table, "train_throughput-cpu-32": train_table,
           "rerank_memory": memory_table, "data_scale": scale_table, "backend_ndcg": backend_table,
-          "nanobeir_eval-cpu": nanobeir_table,
+          "nanobeir_eval-cpu": nanobeir_table, "bm25_scale": bm25_table,
           "gpu_h100_transcribed": transcribed_table}
 
 

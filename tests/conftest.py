@@ -15,8 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 IRDATA = ROOT.parent / "shared" / "irdata"
 
-# Set before any test module imports ir_datasets, which fixes its download folders when it is imported.
+# Set before any test module imports ir_datasets, which fixes its download folders when it is imported, and the
+# Hugging Face libraries, which read their offline switch when they are imported (else a hub id retries for 25 s).
 os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="crossrank-ir_datasets-")
+os.environ["HF_HUB_OFFLINE"] = "1"
 atexit.register(shutil.rmtree, os.environ["IR_DATASETS_HOME"], True)
 
 

@@ -94,3 +94,18 @@ def test_a_passage_longer_than_max_length_is_cut(tiny_model_dir: Path, irdata_di
                        f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(next(tmp_path.glob("eval/*/metrics.json")).read_text())["n_pairs"] == 30
+
+
+def test_the_suites_tiny_model_without_its_variable_is_one_line(monkeypatch, tmp_path: Path, capsys) -> None:
+    """conf/model/tiny.yaml reads CROSSRANK_TINY_MODEL (tests/tiny.py builds the model and sets it)."""
+    from helpers import compose_cfg
+
+    from crossrank.cli.app import run
+
+    monkeypatch.delenv("CROSSRANK_TINY_MODEL")
+    cfg = compose_cfg("train", ["model=tiny"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        run("train", cfg)
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_.value.code == 2 and errors == [
+        "error: config key model.name_or_path: Environment variable 'CROSSRANK_TINY_MODEL' not found"]

@@ -24,8 +24,13 @@ def test_bce_baseline_recipe(tmp_path) -> None:
     cfg = compose_cfg("train", ["+experiment=bce_baseline"], tmp_path)
     assert cfg.model.name_or_path == "cross-encoder/ms-marco-MiniLM-L6-v2"
     assert cfg.model.num_labels == 1 and cfg.model.max_length == 512
-    assert cfg.data.kind == "ir_datasets" and cfg.data.dataset_id.startswith("msmarco-passage/train")
-    p = cfg.data.pairs
+    assert cfg.data.kind == "hf" and cfg.data.hf.path == "samaya-ai/msmarco-w-instructions"  # the card's own rows
+    assert cfg.data.hf.rows == 20_000 and dict(cfg.data.hf.filter) == {"has_instruction": False}
+    assert cfg.data.pairs.positives_per_query == 1 and cfg.data.pairs.negatives_per_query is None
+    assert cfg.trainer.precision == "32-true"  # the card: fp16 False, bf16 False
+    irds = compose_cfg("train", ["+experiment=bce_baseline", "data=msmarco"], tmp_path).data
+    assert irds.kind == "ir_datasets" and irds.dataset_id.startswith("msmarco-passage/train")
+    p = irds.pairs
     assert p.num_queries * (p.positives_per_query + p.negatives_per_query) == 310_558
     assert 0.03 <= p.positives_per_query / (p.positives_per_query + p.negatives_per_query) < 0.035
     assert cfg.optimizer._target_ == "torch.optim.AdamW"
@@ -47,8 +52,8 @@ def test_cfg_job_prints_recipe() -> None:
 
     out = subprocess.run([sys.executable, "train.py", "+experiment=bce_baseline", "--cfg", "job"],
                          cwd=CONF.parent, capture_output=True, text=True, check=True).stdout
-    for key in ("lr: 5.0e-05", "negatives_per_query: 30", "gradient_clip_val: 1.0", "pos_weight: null",
-                "max_length: 512", "num_queries: 10018"):
+    for key in ("lr: 5.0e-05", "path: samaya-ai/msmarco-w-instructions", "rows: 20000", "gradient_clip_val: 1.0",
+                "pos_weight: null", "max_length: 512", "precision: 32-true"):
         assert key in out
 
 

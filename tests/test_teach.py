@@ -128,7 +128,7 @@ def test_teacher_on_an_ir_datasets_set_scores_the_reranked_pairs(tiny_model_dir:
 def test_bi_encoder_encodes_each_distinct_text_once(monkeypatch) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from crossrank.models.teachers import bi_encoder
+    from crossrank.models.teachers import BiEncoder
 
     encoded: list[int] = []
     real = SentenceTransformer.encode
@@ -138,9 +138,35 @@ def test_bi_encoder_encodes_each_distinct_text_once(monkeypatch) -> None:
         return real(self, sentences, *args, **kwargs)
 
     monkeypatch.setattr(SentenceTransformer, "encode", counting)
-    score = bi_encoder()
+    score = BiEncoder()
     queries = ["solar power", "solar power", "coffee", "coffee"] * 5
     passages = ["panels turn light into power", "beans are roasted"] * 10
     scores = score(queries, passages)
     assert encoded == [2, 2]  # 2 distinct queries, 2 distinct passages: not 20 of each
     assert scores[0] > scores[1] and scores[3] > scores[2]  # each query prefers its own passage
+
+
+def test_many_pairs_are_scored_with_each_passage_fetched_once() -> None:
+    """crossrank mine and teach at scale: passages a batch at a time, each fetched and encoded once, one score a
+    pair (equal to scoring the pairs' texts directly); a passage without a text scores NaN."""
+    import numpy as np
+
+    from crossrank.models.teachers import BiEncoder, score_many
+
+    teacher = BiEncoder()
+    texts = {f"p{i}": f"passage {i} about {'solar panels' if i % 2 else 'coffee beans'}" for i in range(10)}
+    queries = ["solar power", "coffee"]
+    rng = np.random.default_rng(0)
+    pair_query, pair_passage = rng.integers(0, 2, 60), rng.integers(0, 11, 60)  # p10 has no text
+    ids = [f"p{i}" for i in range(11)]
+    asked: list[list[str]] = []
+
+    def fetch(batch):
+        asked.append(list(batch))
+        return {p: texts[p] for p in batch if p in texts}
+
+    got = score_many(teacher, queries, pair_query, ids, pair_passage, fetch, batch=4)
+    assert sorted(p for batch in asked for p in batch) == sorted(ids) and all(len(b) <= 4 for b in asked)
+    known = pair_passage < 10
+    direct = teacher([queries[q] for q in pair_query[known]], [texts[f"p{p}"] for p in pair_passage[known]])
+    assert np.allclose(got[known], direct, atol=1e-6) and np.isnan(got[~known]).all()

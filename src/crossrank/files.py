@@ -142,3 +142,11 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, payload: Any) -> Path:
     """Strict JSON (no NaN: missing values are ``null``), written atomically."""
     return write_text(path, json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
+
+
+def cache_root() -> Path:
+    """Where crossrank keeps what it builds (pair sets, BM25 indexes, generated data): ``$CROSSRANK_CACHE``, else
+    ``~/.cache/crossrank`` (the configs' ``paths.cache_dir``; the ``crossrank`` commands' default)."""
+    import os
+
+    return Path(os.environ.get("CROSSRANK_CACHE") or Path(os.environ.get("HOME", ".")) / ".cache" / "crossrank")

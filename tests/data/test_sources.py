@@ -132,5 +132,5 @@ def test_val_source_config_splits_sample_settings_and_names_unknown_keys() -> No
 
     fields, sample = val_source_config({"kind": "local", "path": "D", "num_queries": 8, "min_relevance": 1})
     assert fields == {"kind": "local", "path": "D"} and sample == {"num_queries": 8, "min_relevance": 1}
-    with pytest.raises(ConfigError, match=r"^data.val_source.num_querys: unknown key \(known: dataset_id, kind"):
+    with pytest.raises(ConfigError, match=r"^data.val_source.num_querys: unknown key \(known: dataset_id, hf, kind"):
         val_source_config({"kind": "local", "path": "D", "num_querys": 8})

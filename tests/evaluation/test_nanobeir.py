@@ -76,20 +76,21 @@ def test_bm25_cache_of_a_set_follows_its_downloaded_files(tmp_path: Path) -> Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from crossrank.data.candidates import first_stage
+    from crossrank.data.candidates import FirstStage, first_stage
     from crossrank.data.irds import IRDatasetsSource
 
     root = write_nanobeir_set("quora")
-    before = first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, cache_dir=tmp_path)
-    assert first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, cache_dir=tmp_path) == before
-    assert len(list(tmp_path.glob("*.trec"))) == 1
+    how = FirstStage(cache_dir=tmp_path)
+    before = first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, how)
+    assert first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, how) == before
+    assert len(list(tmp_path.glob("runs/*.trec"))) == 1
     docs = pq.read_table(root / "corpus.parquet").to_pylist()
     hit = next(d for d in docs if d["_id"] == "quora-d0-hit")
     hit["text"] = "nothing in common"
     pq.write_table(pa.Table.from_pylist(docs), root / "corpus.parquet")
     shutil.rmtree(root / "docs.pklz4")  # the lookup store ir_datasets built from the old file (not in a new download)
-    after = first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.trec"))) == 2
+    after = first_stage(IRDatasetsSource("nano-beir/quora"), None, 5, how)
+    assert len(list(tmp_path.glob("runs/*.trec"))) == 2
     assert "quora-d0-hit" in {p for p, _ in before["quora-q0"]} - {p for p, _ in after["quora-q0"]}
 
 
@@ -161,6 +162,8 @@ def test_training_validates_on_a_nanobeir_set_and_reports_the_suite(nanobeir_set
     logged = pd.read_csv(out / "csv" / "metrics.csv")
     assert logged["eval/nanobeir/reranked/ndcg@10"].dropna().tolist() == pytest.approx([mean["reranked"]["ndcg@10"]])
     assert logged["val/ndcg@10"].notna().any()  # validated on 4 queries of nano-beir/scifact
+    # at scifact's own level (1), not the training data's (2): BM25 ranks each query's hit first
+    assert logged["val/first_stage/mrr@10"].dropna().gt(0.5).all()
     card = (out / "model" / "README.md").read_text()
     assert "dataset:\n      name: nanobeir" in card and "### nanobeir (mean over 2 sets, 20 queries" in card
 

@@ -51,17 +51,19 @@ def test_local_without_run_uses_bm25(scorer, irdata_norun: Path, tmp_path: Path)
 
 
 def test_bm25_first_stage_is_cached_until_the_collection_changes(irdata_norun: Path, tmp_path: Path) -> None:
-    from crossrank.data.candidates import first_stage
+    from crossrank.data.candidates import FirstStage, first_stage
     from crossrank.data.local import LocalSource
 
     cache = tmp_path / "bm25"
-    fresh = first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache)
-    assert len(list(cache.glob("*.trec"))) == 1
-    assert first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache) == fresh  # read back exactly
+    how = FirstStage(cache_dir=cache)
+    fresh = first_stage(LocalSource(irdata_norun), None, 5, how)
+    assert len(list(cache.glob("runs/*.trec"))) == 1 and len(list(cache.glob("index/*/done"))) == 1
+    assert first_stage(LocalSource(irdata_norun), None, 5, how) == fresh  # read back exactly
     with (irdata_norun / "collection.tsv").open("a") as f:
         f.write("p_new\thow do solar panels work: solar panels work, solar panels explained\n")
-    edited = first_stage(LocalSource(irdata_norun), None, 5, cache_dir=cache)
-    assert len(list(cache.glob("*.trec"))) == 2 and edited["q0"][0][0] == "p_new" != fresh["q0"][0][0]
+    edited = first_stage(LocalSource(irdata_norun), None, 5, how)
+    assert len(list(cache.glob("runs/*.trec"))) == 2 and edited["q0"][0][0] == "p_new" != fresh["q0"][0][0]
+    assert len(list(cache.glob("index/*/done"))) == 2  # the index of the old collection is not reused
 
 
 def test_ir_datasets_source(scorer, irdata_dir: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hydra.errors import InstantiationException
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from crossrank.errors import CrossrankError
 
@@ -44,6 +44,10 @@ def user_error(e: BaseException) -> str | None:
         return str(e)
     if isinstance(e, MissingMandatoryValue):
         return f"config key {e.full_key} must be set (e.g. {e.full_key}=...)"
+    if isinstance(e, InterpolationResolutionError):  # e.g. an environment variable a config reads is not set
+        reason = str(e).splitlines()[0]
+        reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", reason).strip("\"'")
+        return f"config key {e.full_key}: {reason}"
     found = re.search(r"`val_check_interval` \((\d+)\) must be less than or equal to the number of the training "
                       r"batches \((\d+)\)", str(e)) if isinstance(e, ValueError) else None
     if found:

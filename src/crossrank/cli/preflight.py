@@ -29,7 +29,8 @@ def _value(cfg: DictConfig, key: str) -> Any:
 def check_source(source: Source, run_path: str | None = None) -> None:
     """Read what is small (queries, judgments) and peek at the run, so malformed files fail now.
 
-    Large files (the collection, the whole run) are validated as they stream, with the line named.
+    Large files (the collection, the whole run) are validated as they stream, with the line named; a Hugging Face
+    dataset's rows are read once, by the pair builder that comes next.
     """
     if isinstance(source, LocalSource):
         source.declared()
@@ -123,7 +124,8 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
             raise ConfigError("config key data.path must be set (e.g. data.path=DIR)")
         source: Source = LocalSource(data["path"], run_file=data.get("run_path") or "run.tsv")
     else:
-        source = load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"))
+        source = load_source(data.get("kind", "local"), data.get("path"), data.get("dataset_id"), data.get("run_path"),
+                             hf=data.get("hf"))
     check_source(source, data.get("run_path"))
     check_loss_data(cfg, data, source)
     val_source = data.get("val_source")

@@ -1,5 +1,5 @@
 """Hydra/OmegaConf resolvers that the configs use: ``${wandb_offline:}``, ``${packaged_minilm:}``,
-``${synthetic_data:DIR,SPLIT}``, ``${run_name:DEFAULT}``, ``${run_group:}`` and
+``${cache_root:}``, ``${synthetic_data:DIR,SPLIT}``, ``${run_name:DEFAULT}``, ``${run_group:}`` and
 ``${optuna_storage:DIR}``. Light to import: the entry points register them before Hydra composes the config."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from crossrank.files import cache_root as _cache_root
 from crossrank.models.hub import packaged_minilm
 from crossrank.tracking.names import run_name as name_of_run
 
@@ -73,6 +74,11 @@ def optuna_storage(sweep_dir: str) -> str:
     return f"sqlite:///{path / 'optuna.db'}"
 
 
+def cache_root() -> str:
+    """``paths.cache_dir``'s default (:func:`crossrank.files.cache_root`)."""
+    return str(_cache_root())
+
+
 def synthetic_data(cache_dir: str, split: str) -> str:
     """Folder of the quickstart's synthetic ``train``, ``val`` or ``test`` split (generated on first use)."""
     from crossrank.data.synthetic import make_synthetic
@@ -82,7 +88,7 @@ def synthetic_data(cache_dir: str, split: str) -> str:
 
 def register_resolvers() -> None:
     """Register every resolver once (safe to call again)."""
-    for name, fn in (("wandb_offline", wandb_offline), ("packaged_minilm", packaged_minilm),
+    for name, fn in (("wandb_offline", wandb_offline), ("packaged_minilm", packaged_minilm), ("cache_root", cache_root),
                      ("synthetic_data", synthetic_data), ("run_name", run_name),
                      ("run_group", run_group), ("optuna_storage", optuna_storage)):
         if not OmegaConf.has_resolver(name):

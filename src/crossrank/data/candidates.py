@@ -1,58 +1,216 @@
-"""First-stage candidates per query: the source's run, or BM25 when it has none (cached when asked)."""
+"""First-stage candidates per query, and the order they come in.
+
+``first_stage`` (config keys ``data.first_stage`` / ``eval.first_stage``) says where they come from:
+
+- ``auto``: the source's run; where the run carries no scores (every candidate of a query ties, as in the official
+  MS MARCO top-1000 files, which are in no order), its candidates are ordered by BM25 over the collection before
+  anything is cut or reported; without a run, BM25's top k of the collection.
+- ``run``: the source's run as it is; a run without scores has no order, so cutting it (a depth) or reporting it as
+  a ranking is refused in one line.
+- ``bm25``: BM25's top k of the whole collection (bm25s), even where the source has a run.
+
+BM25 indexes are kept under ``cache_dir`` by collection (every subset of MS MARCO shares one), BM25 runs by the
+source's contents, the queries, the settings and bm25s' version."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from crossrank.data.bm25 import BM25Index
+from crossrank.data.bm25 import BM25Index, BM25Settings, library_settings
 from crossrank.data.sources import Source
-from crossrank.data.trec import group_run, read_run, trec_lines
-from crossrank.files import write_text
+from crossrank.data.trec import RunRow, group_run, order_key, read_run, trec_lines
+from crossrank.errors import ConfigError, DataError
+from crossrank.files import atomic_path, cache_root, write_text
 
 log = logging.getLogger(__name__)
 
-#: Part of every BM25 cache key: raised when what a cached file holds changes.
-BM25_CACHE_FORMAT = 1
+MODES = ("auto", "run", "bm25")
+Candidates = Mapping[str, list[tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """How a set's first stage is made: ``mode`` (see the module), BM25's settings, where BM25 indexes and runs
+    are kept (None: built in memory every time), and the config key that errors name."""
+
+    mode: str = "auto"
+    bm25: BM25Settings = field(default_factory=BM25Settings)
+    cache_dir: Path | None = None
+    key: str = "first_stage"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"{self.key}: {self.mode!r} (expected {', '.join(MODES)})")
+
+
+def commands_first_stage() -> FirstStage:
+    """The first stage of the ``crossrank`` commands (mine, teach): ``auto``, BM25 indexes kept in the cache."""
+    return FirstStage(cache_dir=cache_root() / "bm25")
 
 
 def first_stage(source: Source, qids: Collection[str] | None = None, depth: int | None = 100,
-                bm25_k1: float = 0.9, bm25_b: float = 0.4,
-                cache_dir: str | Path | None = None) -> Mapping[str, list[tuple[str, float]]]:
-    """Candidates for ``qids`` (all queries when None): the source's run, else BM25 top-``depth``. A few
-    queries out of a large run file are picked in Arrow (:mod:`crossrank.data.runfile`); the ids kept are then
-    checked against the queries and passages, and any doubt goes back to the line-by-line reader, which names
-    the bad line. ``cache_dir``: BM25 runs are kept there as TREC files, keyed by the source's contents, the
-    queries, the settings and bm25s' version (files of other keys are left there: delete the folder to free it)."""
-    if source.has_run():
-        path = source.run_file_path()
-        if qids is not None and path is not None:
-            from crossrank.data.runfile import pick
+                how: FirstStage = FirstStage(), ordered: bool = False) -> Candidates:
+    """Candidates of ``qids`` (all queries when None), best first, cut at ``depth`` (None: all). ``ordered``: the
+    order matters even without a cut (it is reported as a ranking). A few queries out of a large run file are
+    picked in Arrow (:mod:`crossrank.data.runfile`); any doubt goes back to the line-by-line reader, which names
+    the bad line."""
+    if how.mode == "bm25" or not source.has_run():
+        return bm25_run(source, qids, depth or 1000, how)
+    candidates = run_candidates(source, qids)
+    first = next((items for items in candidates.values() if len(items) > 1), None)
+    if first is None or not unscored(first):
+        return cut(candidates, depth)
+    longest = max((len(items) for items in candidates.values()), default=0)
+    if not ordered and (depth is None or longest <= depth):
+        return candidates  # every candidate is kept, in no particular order
+    refuse_unordered(source, how, depth if depth is not None and longest > depth else None)
+    index = collection_index(source, how)
+    queries = source.queries()
+    return dict(order_by_bm25(((q, items) for q, items in candidates.items()), index, queries, depth))
 
-            picked = pick(Path(path), qids, depth, negate_score=source.negate_score)
-            if picked is not None and source.known_ids(picked):
-                return picked
-        return group_run(source.iter_run(), qids, depth)
+
+def run_candidates(source: Source, qids: Collection[str] | None) -> Candidates:
+    """The source's run for ``qids``, uncut, each query's candidates in trec_eval's order (score, then pid,
+    descending)."""
+    path = source.run_file_path()
+    if qids is not None and path is not None:
+        from crossrank.data.runfile import pick
+
+        picked = pick(Path(path), qids, None, negate_score=source.negate_score)
+        if picked is not None and source.known_ids(picked):
+            return picked
+    return group_run(source.iter_run(), qids, None)
+
+
+def unscored(items: list[tuple[str, float]]) -> bool:
+    """Whether a query's candidates carry no scores: more than one, all tied."""
+    return len(items) > 1 and all(score == items[0][1] for _, score in items)
+
+
+def refuse_unordered(source: Source, how: FirstStage, depth: int | None) -> None:
+    """``first_stage: run`` on a run without scores cannot be cut or reported as a ranking: one line says so."""
+    if how.mode != "run":
+        return
+    what = f"be cut at depth {depth}" if depth is not None else "be reported as a ranking"
+    raise ConfigError(f"{how.key}: run: the candidates of {source.name}'s run carry no scores (all tie: no order), "
+                      f"so they cannot {what}; {how.key}=auto orders them by BM25 over the collection, "
+                      f"{how.key}=bm25 retrieves from it")
+
+
+def cut(candidates: Candidates, depth: int | None) -> Candidates:
+    if depth is None:
+        return candidates
+    from crossrank.data.runfile import ArrowCandidates
+
+    if isinstance(candidates, ArrowCandidates):
+        return ArrowCandidates(candidates.table, depth)
+    return {q: items[:depth] for q, items in candidates.items()}
+
+
+def order_by_bm25(groups: Iterator[tuple[str, list[tuple[str, float]]]], index: BM25Index,
+                  queries: Mapping[str, str], depth: int | None) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+    """Each query's candidates with BM25 scores in place of their tied ones, best first, cut at ``depth``."""
+    for qid, items in groups:
+        pids = [p for p, _ in items]
+        scores = index.score(queries.get(qid, ""), pids).tolist()
+        ranked = sorted(zip(pids, scores), key=order_key, reverse=True)
+        yield qid, ranked[:depth] if depth is not None else ranked
+
+
+def collection_index(source: Source, how: FirstStage) -> BM25Index:
+    """The BM25 index of the source's collection, from ``how.cache_dir`` when it was built before (keyed by the
+    collection alone, so the subsets of one collection share it)."""
+    if how.cache_dir is None:
+        log.info("%s: indexing the collection with BM25 (not kept: no cache folder)", source.name)
+        return BM25Index.build(source.iter_passages(), settings=how.bm25)
+    key = json.dumps([source.collection_key(), asdict(how.bm25), library_settings()], sort_keys=True)
+    folder = Path(how.cache_dir) / "index" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    if (folder / "done").is_file():
+        return BM25Index(folder)
+    log.info("%s: indexing the collection with BM25 into %s (once)", source.name, folder)
+    with atomic_path(folder, folder=True) as tmp:
+        BM25Index.build(source.iter_passages(), tmp, how.bm25)
+        (tmp / "key.json").write_text(key)
+        (tmp / "done").touch()
+    return BM25Index(folder)
+
+
+def bm25_run(source: Source, qids: Collection[str] | None, depth: int, how: FirstStage) -> Candidates:
+    """BM25's top ``depth`` of the collection for ``qids``, kept under ``how.cache_dir/runs`` as a TREC run keyed by
+    the source's contents, the queries and the settings (other keys' files stay: delete the folder to free it)."""
     queries = source.queries()
     wanted = {q: queries[q] for q in (qids if qids is not None else queries)}
-    cached = None
-    if cache_dir is not None:
-        key = json.dumps([BM25_CACHE_FORMAT, source.cache_key(), bm25_k1, bm25_b, depth, BM25Index.settings(),
-                          sorted(wanted.items())])
-        cached = Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.trec"
-        if cached.is_file():
-            log.info("%s: BM25 run from %s", source.name, cached)
-            return group_run(read_run(cached), None, depth)
-    index = BM25Index(source.iter_passages(), k1=bm25_k1, b=bm25_b)
-    candidates = group_run(index.search(wanted, depth or 1000), None, depth)
-    if cached is not None and candidates:
-        write_text(cached, "".join(trec_lines(candidates_run(candidates), "bm25", exact=True)))
+
+    def cached() -> Path | None:  # the key stamps the source's files as they are when it is computed
+        if how.cache_dir is None:
+            return None
+        key = json.dumps([source.cache_key(), asdict(how.bm25), depth, library_settings(), sorted(wanted.items())])
+        return Path(how.cache_dir) / "runs" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.trec"
+
+    found = cached()
+    if found is not None and found.is_file():
+        log.info("%s: BM25 run from %s", source.name, found)
+        return group_run(read_run(found), None, depth)
+    index = collection_index(source, how)
+    candidates = group_run(index.search(wanted, depth), None, depth)
+    found = cached()  # after the build, which may have downloaded files: the key later runs compute
+    if found is not None and candidates:
+        write_text(found, "".join(trec_lines(candidates_run(candidates), "bm25", exact=True)))
     return candidates
 
 
-def candidates_run(candidates: Mapping[str, list[tuple[str, float]]]) -> dict[str, dict[str, float]]:
+def name_of(source: Source, how: FirstStage, depth: int | None, reordered: bool) -> str:
+    """What a first stage is, in words (``metrics.json``'s ``first_stage_name``)."""
+    if how.mode == "bm25" or not source.has_run():
+        return f"{how.bm25.describe()}, top {depth or 1000} of {source.name}'s collection"
+    if reordered:
+        return f"{source.name}'s run (no scores), ordered by {how.bm25.describe()} over its collection"
+    return f"{source.name}'s run"
+
+
+class RunRows:
+    """A source's run streamed as rows, grouped by query, each group cut at ``depth`` (trec_eval's order); a run
+    without scores ordered by BM25 first (``first_stage: auto``) or refused (``run``). ``name`` says which, once the
+    first group is read."""
+
+    def __init__(self, source: Source, depth: int | None, how: FirstStage) -> None:
+        self.source, self.depth, self.how = source, depth, how
+        self.name = name_of(source, how, depth, reordered=False)
+
+    def __iter__(self) -> Iterator[RunRow]:
+        groups = grouped(self.source.iter_run(), self.source.name)
+        first = next(groups, None)
+        if first is None:
+            return
+        groups = itertools.chain([first], groups)
+        if unscored(first[1]):
+            refuse_unordered(self.source, self.how, self.depth)
+            self.name = name_of(self.source, self.how, self.depth, reordered=True)
+            index = collection_index(self.source, self.how)
+            groups = order_by_bm25(groups, index, self.source.queries(), self.depth)
+        elif self.depth is not None:
+            groups = ((q, sorted(items, key=order_key, reverse=True)[: self.depth]) for q, items in groups)
+        for qid, items in groups:
+            for pid, score in items:
+                yield qid, pid, score
+
+
+def grouped(rows: Iterator[RunRow], name: str) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+    """Rows grouped by query; a query that shows up again after another is an error (a run must be grouped)."""
+    done: set[str] = set()
+    for qid, group in itertools.groupby(rows, key=lambda r: r[0]):
+        if qid in done:
+            raise DataError(f"{name}: the run is not grouped by query (qid {qid!r} appears twice); sort it by qid")
+        done.add(qid)
+        yield qid, [(pid, score) for _, pid, score in group]
+
+
+def candidates_run(candidates: Candidates) -> dict[str, dict[str, float]]:
     """Candidates as a run ``{qid: {pid: score}}``."""
     return {q: dict(items) for q, items in candidates.items()}

@@ -11,15 +11,18 @@ from typing import Any
 
 import datasets
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from crossrank.data.candidates import first_stage
+from crossrank.data.bm25 import BM25Settings
+from crossrank.data.candidates import FirstStage
 from crossrank.data.collate import PairCollator, length_sorted
 from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching, check_negatives
 from crossrank.data.pairsets import PairSets
-from crossrank.data.sampling import GroupBatchSampler, PairBatchSampler
+from crossrank.data.sampling import GroupBatchSampler, Groups, PairBatchSampler, check_epoch
 from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
+from crossrank.data.texts import PairTexts
 from crossrank.data.trec import Qrels
 from crossrank.errors import DataError
 
@@ -43,12 +46,14 @@ class PairDataModule(L.LightningDataModule):
     """Training pairs and validation candidates from one source.
 
     Args:
-        kind / path / dataset_id / run_path / name: the source (:func:`crossrank.data.sources.load_source`).
+        kind / path / dataset_id / run_path / name / hf: the source (:func:`crossrank.data.sources.load_source`).
         pairs: :class:`PairSpec` fields (query sampling, positives, negatives, validation split, seed).
         tokenizer: the scorer's tokenizer (the only thing this module knows of the model).
         batch_size / eval_batch_size: pairs per training / validation batch.
         max_length: tokens per (query, passage) pair; the passage is cut first.
         val_depth: first-stage candidates per validation query.
+        bm25_k1 / bm25_b / first_stage / bm25_cache: how the first stage is made (``auto``, ``run``, ``bm25``:
+            :mod:`crossrank.data.candidates`) and where BM25 indexes are kept.
         cache_dir: where built pair sets are saved as Arrow (keyed by source, spec and file stamps).
         val_source: validate on another set instead of held-out training queries: ``{kind, path, dataset_id,
             run_path, num_queries, min_relevance}`` (a seeded sample of its queries judged >= ``min_relevance``,
@@ -57,6 +62,8 @@ class PairDataModule(L.LightningDataModule):
         group_size: batches of whole query groups, one positive and ``group_size - 1`` negatives each, for
             ranking and distillation losses (``batch_size`` counts pairs and must be a multiple); None:
             pointwise batches (BCE).
+        epoch: with query groups, what an epoch is: ``positives`` (each positive once, negatives drawn afresh) or
+            ``negatives`` (each negative once: with groups of two, one pass over every teacher triple).
         teacher_run: a TREC run whose scores are the teacher's for distillation (``crossrank teach``), or
             ``source``: the source's own run holds them (``data=msmarco_kd``); every training pair must be in it.
         negatives / mined_run: training negatives from the first stage, or (``mined``) from a run that
@@ -69,18 +76,21 @@ class PairDataModule(L.LightningDataModule):
                  dataset_id: str | None = None, run_path: str | None = None, name: str = "", tokenizer: Any = None,
                  batch_size: int = 16, eval_batch_size: int = 64, max_length: int = 512,
                  val_depth: int = 100, num_workers: int | None = None, cache_dir: str | None = None,
-                 bm25_k1: float = 0.9, bm25_b: float = 0.4, val_source: dict[str, Any] | None = None,
+                 bm25_k1: float = BM25Settings.k1, bm25_b: float = BM25Settings.b, first_stage: str = "auto",
+                 bm25_cache: str | None = None, val_source: dict[str, Any] | None = None,
                  length_grouped: bool = False, pin_memory: bool | None = None, group_size: int | None = None,
-                 teacher_run: str | None = None, negatives: str = "first_stage", mined_run: str | None = None) -> None:
+                 teacher_run: str | None = None, negatives: str = "first_stage", mined_run: str | None = None,
+                 hf: dict[str, Any] | None = None, epoch: str = "positives") -> None:
         super().__init__()
         check_batching(batch_size, group_size, length_grouped)
+        self.epoch = check_epoch(epoch, group_size)
         check_negatives(negatives, mined_run)
         self.mined_run = str(Path(mined_run).expanduser()) if mined_run else None
         self.group_size = group_size
         self.teacher_run = (teacher_run if teacher_run == TEACHER_IN_SOURCE else
                             str(Path(teacher_run).expanduser()) if teacher_run else None)
         self.source_cfg: dict[str, Any] = {"kind": kind, "path": path, "dataset_id": dataset_id,
-                                           "run_path": run_path, "name": name}
+                                           "run_path": run_path, "name": name, "hf": dict(hf) if hf else None}
         self.spec = PairSpec(**pairs)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -89,7 +99,8 @@ class PairDataModule(L.LightningDataModule):
         self.val_depth = val_depth
         self.num_workers = num_workers
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
-        self.bm25 = dict(bm25_k1=bm25_k1, bm25_b=bm25_b)
+        self.how = FirstStage(first_stage, BM25Settings(bm25_k1, bm25_b),
+                              Path(bm25_cache).expanduser() if bm25_cache else None, "data.first_stage")
         self.val_source_cfg = dict(val_source) if val_source else None
         self.length_grouped = length_grouped
         self.pin_memory = pin_memory
@@ -97,10 +108,15 @@ class PairDataModule(L.LightningDataModule):
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None
         self.val_qrels: Qrels = {}
+        self._source: Source | None = None
+        self.val_level = 1  # the relevance level of the validation judgments (set by build)
 
     # -- building ---------------------------------------------------------------------------
     def source(self) -> Source:
-        return load_source(**self.source_cfg)
+        """The training source, built once."""
+        if self._source is None:
+            self._source = load_source(**self.source_cfg)
+        return self._source
 
     def build(self) -> None:
         """Read the source and build (or load from cache) the training and validation sets."""
@@ -110,52 +126,47 @@ class PairDataModule(L.LightningDataModule):
         if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
             self.spec = replace(self.spec, min_relevance=declared_level(source))
         graded_level_warning(source.qrels(), self.spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
-        builder = PairSets(source, self.spec, self.val_depth, self.bm25, self.val_source_cfg, self.mined_run)
+        builder = PairSets(source, self.spec, self.val_depth, self.how, self.val_source_cfg, self.mined_run,
+                           self.teacher_run)
+        self.val_level = builder.val_level
         self.train_dataset, self.val_dataset, self.val_qrels = builder.load_or_build(self.cache_dir)
 
     def setup(self, stage: str | None = None) -> None:
         self.build()
-        if self.teacher_run and self.train_dataset is not None and "teacher" not in self.train_dataset.column_names:
-            self.train_dataset = self.train_dataset.add_column("teacher", self.teacher_scores())
 
-    def teacher_scores(self) -> list[float]:
-        """The teacher's score of every training pair, from ``teacher_run``."""
-        from crossrank.data.trec import read_run
-
-        assert self.train_dataset is not None and self.teacher_run
-        pairs = list(zip(self.train_dataset["qid"], self.train_dataset["pid"]))  # the columns read once
-        wanted = set(pairs)
-        if self.teacher_run == TEACHER_IN_SOURCE:
-            source = self.source()
-            if not source.has_run():
-                raise DataError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
-            where = f"{source.name}'s run"
-            candidates = first_stage(source, {q for q, _ in pairs}, None)
-            scores = {(q, p): s for q, items in candidates.items() for p, s in items if (q, p) in wanted}
-        else:
-            path = Path(self.teacher_run)
-            if not path.is_file():
-                raise DataError(f"data.teacher_run: {path} does not exist")
-            where = str(path)
-            scores = {(q, p): s for q, p, s in read_run(path) if (q, p) in wanted}
-        for q, p in pairs:
-            if (q, p) not in scores:
-                raise DataError(f"{where}: no teacher score for training pair qid {q!r} pid {p!r} (score the "
-                                "training candidates with crossrank teach)")
-        return [scores[pair] for pair in pairs]
-
-    def train_groups(self) -> list[tuple[int, list[int]]]:
-        """Per training positive: its row and the rows of its query's negatives (queries with none are left
-        out)."""
+    def train_examples(self) -> Any:
+        """What the training loader draws from: the pair set's rows with their texts fetched a batch at a time
+        (:class:`~crossrank.data.texts.PairTexts`), or the set itself when it holds its texts."""
         assert self.train_dataset is not None
-        by_query: dict[str, tuple[list[int], list[int]]] = {}
-        for row, (qid, label) in enumerate(zip(self.train_dataset["qid"], self.train_dataset["label"])):
-            pos, neg = by_query.setdefault(qid, ([], []))
-            (pos if label > 0 else neg).append(row)
-        groups = [(p, neg) for pos, neg in by_query.values() if neg for p in pos]
-        if not groups:
+        if {"query", "passage"} <= set(self.train_dataset.column_names):
+            return self.train_dataset
+        texts = PairTexts(self.train_dataset, self.source_cfg)
+        texts._source = self.source()  # this process's, already open; a worker opens its own
+        return texts
+
+    def train_groups(self) -> Groups:
+        """Per training positive: its row and its query; per query, its negative rows (queries without a negative
+        have no group). In arrays: MS MARCO's teacher file gives 40M rows."""
+        assert self.train_dataset is not None
+        import pyarrow.compute as pc
+
+        table = self.train_dataset.data.table
+        codes = pc.dictionary_encode(table.column("qid")).combine_chunks().indices.to_numpy(zero_copy_only=False)
+        positive = table.column("label").to_numpy() > 0
+        count = int(codes.max()) + 1 if len(codes) else 0
+        negatives = np.flatnonzero(~positive)
+        order = np.argsort(codes[negatives], kind="stable")  # each query's negatives, in row order
+        offsets = np.r_[0, np.cumsum(np.bincount(codes[negatives], minlength=count))].astype(np.int64)
+        has_negative = np.diff(offsets) > 0
+        rows = np.flatnonzero(positive)
+        rows = rows[has_negative[codes[rows]]]
+        # groups in the order their queries first appear, positives in row order (as the training has always drawn)
+        first = np.full(count, len(codes), dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(len(codes)))
+        rows = rows[np.lexsort((rows, first[codes[rows]]))]
+        if not len(rows):
             raise DataError("data.group_size: no training query has both a positive and a negative")
-        return groups
+        return Groups(rows.astype(np.int64), codes[rows].astype(np.int64), offsets, negatives[order].astype(np.int64))
 
     def has_validation(self) -> bool:
         """True when there are validation candidates and judgments to compute metrics on."""
@@ -193,8 +204,10 @@ class PairDataModule(L.LightningDataModule):
         if self._train_lengths is None:
             tokenizer = self.collator().tokenizer
             lengths: list[int] = []
+            examples = self.train_examples()
             for start in range(0, len(self.train_dataset), chunk):
-                part = self.train_dataset[start: start + chunk]
+                part = examples[start: start + chunk] if isinstance(examples, datasets.Dataset) else \
+                    _columns(examples.texts(start, start + chunk))
                 enc = tokenizer(part["query"], part["passage"], truncation="longest_first",
                                 max_length=self.max_length)
                 lengths += [len(ids) for ids in enc["input_ids"]]
@@ -217,13 +230,13 @@ class PairDataModule(L.LightningDataModule):
         if self.group_size:  # whole query groups
             groups = GroupBatchSampler(self.train_groups(), self.group_size, self.batch_size,
                                        generator=torch.Generator().manual_seed(self.spec.seed), rank=rank,
-                                       world_size=world)
-            return StatefulDataLoader(self.train_dataset, batch_sampler=groups, **self._loader_options())
+                                       world_size=world, epoch=self.epoch)
+            return StatefulDataLoader(self.train_examples(), batch_sampler=groups, **self._loader_options())
         sampler = PairBatchSampler(len(self.train_dataset), self.batch_size,
                                    generator=torch.Generator().manual_seed(self.spec.seed),
                                    lengths=self.train_lengths() if self.length_grouped else None,
                                    rank=rank, world_size=world)
-        return StatefulDataLoader(self.train_dataset, batch_sampler=sampler, **self._loader_options())
+        return StatefulDataLoader(self.train_examples(), batch_sampler=sampler, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_dataset is None or len(self.val_dataset) == 0:
@@ -233,25 +246,50 @@ class PairDataModule(L.LightningDataModule):
         batches = length_sorted(lengths, self.eval_batch_size)[rank::world]
         return DataLoader(self.val_dataset, batch_sampler=_Batches(batches), **self._loader_options())
 
+    def epoch_note(self) -> str | None:
+        """What an epoch of query groups is, for the model card (None for pointwise batches)."""
+        if not self.group_size:
+            return None
+        k = self.group_size - 1
+        if self.epoch == "negatives":
+            return (f"every training negative once, in groups of its query's positive and {k} negative(s)"
+                    + (" (one pass over every (query, positive, negative) triple)" if k == 1 else "")
+                    + " (`data.epoch: negatives`)")
+        return (f"every training positive once, with {k} negative(s) of its query drawn afresh each epoch "
+                "(`data.epoch: positives`)")
+
     def describe(self) -> dict[str, Any]:
         """Size, columns and label statistics of the training set (for the model card)."""
         assert self.train_dataset is not None
-        labels = self.train_dataset["label"]
-        head = self.train_dataset.select(range(min(1000, len(self.train_dataset))))
+        import pyarrow.compute as pc
+
+        labels = self.train_dataset.data.table.column("label")
+        examples = self.train_examples()
+        n = min(1000, len(self.train_dataset))
+        head = examples[:n] if isinstance(examples, datasets.Dataset) else _columns(examples.texts(0, n))
         cfg = self.source_cfg
-        origin = (f"ir_datasets `{cfg['dataset_id']}`" if cfg["kind"] == "ir_datasets"
-                  else f"local folder `{cfg['path']}`")
+        if cfg["kind"] == "hf":
+            origin, name = self.source().describe(), cfg["name"] or cfg["hf"]["path"]  # type: ignore[attr-defined]
+        else:
+            origin = (f"ir_datasets `{cfg['dataset_id']}`" if cfg["kind"] == "ir_datasets"
+                      else f"local folder `{cfg['path']}`")
+            name = cfg["name"] or (cfg["dataset_id"] or Path(str(cfg["path"])).name)
         return {
-            "name": cfg["name"] or (cfg["dataset_id"] or Path(str(cfg["path"])).name), "origin": origin,
+            "name": name, "origin": origin,
             "size": len(self.train_dataset),
             "columns": ["query", "passage", "label"],
-            "label_min": min(labels), "label_mean": sum(labels) / len(labels), "label_max": max(labels),
-            "positives": int(sum(labels)),
+            "label_min": pc.min(labels).as_py(), "label_mean": pc.mean(labels).as_py(),
+            "label_max": pc.max(labels).as_py(), "positives": int(pc.sum(labels).as_py()),
             "query_chars": _stats(len(q) for q in head["query"]),
             "passage_chars": _stats(len(p) for p in head["passage"]),
+            "epoch": self.epoch_note(),
             "val_queries": len(self.val_qrels),
             "val_pairs": len(self.val_dataset) if self.val_dataset is not None else 0,
         }
+
+
+def _columns(examples: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {key: [e[key] for e in examples] for key in ("query", "passage")}
 
 
 def _stats(values) -> dict[str, float]:

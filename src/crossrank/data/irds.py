@@ -90,15 +90,30 @@ class IRDatasetsSource:
         return bool(getattr(handler, "_negate_score", False))
 
     def run_file_path(self) -> Path | None:
-        """The local scoreddocs file ir_datasets reads (downloading it first), for the fast reader."""
+        """The local scoreddocs file ir_datasets reads (downloading it first), for the fast reader. A filtered
+        subset's (``msmarco-passage/train/judged``) is its parent's file: the reader keeps only the queries asked
+        for, which are the subset's."""
         if self.run_path is not None:
             return Path(self.run_path)
         handler = self.dataset.scoreddocs_handler() if self.dataset.has_scoreddocs() else None
+        while handler is not None and hasattr(handler, "_scoreddocs_handler"):  # FilteredScoredDocs
+            handler = handler._scoreddocs_handler
         path_of = getattr(handler, "scoreddocs_path", None)
         if path_of is None:
             return None
         with fetching(self.dataset_id, "scoreddocs"):
-            return Path(path_of())
+            try:
+                return Path(path_of())
+            except NotImplementedError:
+                return None
+
+    def collection_key(self) -> str:
+        """The dataset that holds the passages (every ``msmarco-passage/*`` subset: ``msmarco-passage``) and its
+        files."""
+        import ir_datasets
+
+        parent = ir_datasets.docs_parent_id(self.dataset_id) or self.dataset_id
+        return json.dumps({"ir_datasets docs": parent, "files": downloaded_files(parent, below=False)})
 
     def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
         queries = self.queries()
@@ -206,17 +221,20 @@ def _doc_text(doc: object) -> str:
     return f"{title} {text}".strip() if title else text
 
 
-def downloaded_files(dataset_id: str) -> list[list[object]]:
-    """Name, size and modification time of the files ir_datasets keeps for ``dataset_id`` (its own folder under
-    ``$IR_DATASETS_HOME``, else the nearest parent's; not the lookup stores it builds, ``*.pklz4``): part of cache
-    keys, so that files downloaded again or put there by hand are not taken for the old ones."""
+def downloaded_files(dataset_id: str, below: bool = True) -> list[list[object]]:
+    """Name, size and modification time of the files ir_datasets keeps for ``dataset_id``: those in its own folder
+    under ``$IR_DATASETS_HOME`` (``below``: and in the folders under it) and in each parent's folder (not their
+    subfolders, which hold other subsets), but not the lookup stores it builds (``*.pklz4``): part of cache keys, so
+    that files downloaded again or put there by hand are not taken for the old ones."""
     from ir_datasets.util import home_path
 
     home = Path(home_path())
     folder = home / dataset_id
-    while folder != home and not folder.is_dir():
+    found: list[list[object]] = []
+    while folder != home and home in folder.parents:
+        if folder.is_dir():
+            files = folder.rglob("*") if below and folder == home / dataset_id else folder.iterdir()
+            found += [[str(f.relative_to(home)), f.stat().st_size, f.stat().st_mtime_ns] for f in files
+                      if f.is_file() and not any(part.endswith(".pklz4") for part in f.parts)]
         folder = folder.parent
-    if folder == home:
-        return []
-    return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in folder.iterdir()
-                  if f.is_file() and not f.name.endswith(".pklz4"))
+    return sorted(found)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crossrank.errors import DataError
 from crossrank.files import atomic_path, write_text
 
@@ -107,53 +109,69 @@ class _Part:
 
 
 def teacher_tables(path: Path) -> tuple[Any, Any]:
-    """(run: qid, pid, score; qrels: qid, pid) from a triples file; a malformed line is an error naming it. A
-    pair scored on several lines gets the mean of its scores."""
+    """(run: qid, pid, score; qrels: qid, pid) from a triples file, parsed once in Arrow; a malformed line is an error
+    naming it, found in the same pass (the parser reports rows of the wrong width with their line numbers; scores are
+    read as text and checked to be finite numbers before they are converted). A pair scored on several lines gets
+    the mean of its scores."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
     names = ["pos_score", "neg_score", "qid", "pos", "neg"]
-    types = {"pos_score": pa.float64(), "neg_score": pa.float64(), "qid": pa.string(), "pos": pa.string(),
-             "neg": pa.string()}
+    wrong: list[Any] = []
+
+    def invalid(row: Any) -> str:
+        wrong.append(row)
+        return "skip"
+
     try:
-        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(column_names=names),
-                              parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False),
-                              convert_options=pcsv.ConvertOptions(column_types=types))
-    except (pa.ArrowInvalid, ValueError):
-        raise DataError(first_bad_line(path)) from None
+        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
+                              parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False,
+                                                              invalid_row_handler=invalid, ignore_empty_lines=False),
+                              convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+    except (pa.ArrowInvalid, ValueError, UnicodeDecodeError):
+        raise DataError(f"{path}: cannot be read as teacher-scored triples (tab-separated UTF-8 text)") from None
+    problems = [(int(r.number), columns_found(r.actual_columns)) for r in wrong[:1] if r.number is not None]
+    skipped = sorted(int(r.number) for r in wrong if r.number is not None)
+    for column in ("pos_score", "neg_score"):
+        values = table.column(column)
+        finite = pc.fill_null(pc.match_substring_regex(values, NUMBER), False).to_numpy(zero_copy_only=False)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            value, empty_line = values[i].as_py(), not table.column("neg")[i].as_py()
+            problems.append((line_of(i, skipped), columns_found(1) if empty_line
+                             else f"score {value!r} is not a finite number"))
+    if problems:
+        line, what = min(problems)
+        raise DataError(f"{path}:{line}: {what}")
     if table.num_rows == 0:
         raise DataError(f"{path}: the file is empty")
-    for column in ("pos_score", "neg_score"):
-        if table[column].null_count or not pc.all(pc.is_finite(table[column])).as_py():
-            raise DataError(first_bad_line(path))
+    scores = {c: pc.cast(table.column(c), pa.float64()) for c in ("pos_score", "neg_score")}
     pairs = pa.concat_tables([
-        pa.table({"qid": table["qid"], "pid": table["pos"], "score": table["pos_score"]}),
-        pa.table({"qid": table["qid"], "pid": table["neg"], "score": table["neg_score"]})])
+        pa.table({"qid": table["qid"], "pid": table["pos"], "score": scores["pos_score"]}),
+        pa.table({"qid": table["qid"], "pid": table["neg"], "score": scores["neg_score"]})])
     run = pairs.group_by(["qid", "pid"]).aggregate([("score", "mean")]).rename_columns(["qid", "pid", "score"])
     qrels = pa.table({"qid": table["qid"], "pid": table["pos"]}).group_by(["qid", "pid"]).aggregate([])
     return run, qrels
 
 
-def first_bad_line(path: Path) -> str:
-    """The first line of a triples file that is not ``score score qid pid pid`` with finite scores."""
-    import math
+#: A finite decimal number, as the teacher file writes its scores.
+NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 
-    from crossrank.data.lines import read_lines
 
-    for n, line in read_lines(path):
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) != 5:
-            return f"{path}:{n}: expected 5 tab-separated columns (pos_score neg_score qid pos_pid neg_pid), " \
-                   f"found {len(parts)}"
-        for value in parts[:2]:
-            try:
-                ok = math.isfinite(float(value))
-            except ValueError:
-                ok = False
-            if not ok:
-                return f"{path}:{n}: score {value!r} is not a finite number"
-    return f"{path}: cannot be read as teacher-scored triples"
+def columns_found(n: int) -> str:
+    return f"expected 5 tab-separated columns (pos_score neg_score qid pos_pid neg_pid), found {n}"
+
+
+def line_of(row: int, skipped: list[int]) -> int:
+    """The line (from 1) of table row ``row`` (from 0), given the lines the parser skipped (sorted)."""
+    line = row + 1
+    for s in skipped:
+        if s <= line:
+            line += 1
+        else:
+            break
+    return line
 
 
 def write_trec(table: Any, path: Path, qrels: bool) -> None:

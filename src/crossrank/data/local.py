@@ -90,6 +90,10 @@ class LocalSource:
         stamps = [file_stamp(p) for p in files]
         return json.dumps({"local": str(self.root.resolve()), "run": self.run_file, "files": stamps})
 
+    def collection_key(self) -> str:
+        path = self.root / "collection.tsv"
+        return json.dumps({"local collection": str(path.resolve()), "file": file_stamp(path)})
+
     def queries(self) -> dict[str, str]:
         if self._queries is None:
             self._queries = read_id_text_tsv(self.root / "queries.tsv")

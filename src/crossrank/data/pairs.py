@@ -6,11 +6,14 @@ Everything is seeded: the same source, config and seed give the same pairs in th
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from crossrank.data.trec import Qrels
 from crossrank.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crossrank.data.runfile import ArrowCandidates
 
 #: ``data.teacher_run: source``: the training source's own run holds the teacher's scores (``data=msmarco_kd``).
 TEACHER_IN_SOURCE = "source"
@@ -80,30 +83,68 @@ def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None
     return train, val
 
 
-def iter_pairs(train_qids: list[str], qrels: Qrels, candidates: Mapping[str, list[tuple[str, float]]], spec: PairSpec,
-               has_text: set[str] | None = None) -> Iterator[tuple[str, str, float]]:
-    """Yield (qid, pid, label): per query its positives, then its sampled negatives.
+def pair_table(train_qids: list[str], qrels: Qrels, candidates: ArrowCandidates, spec: PairSpec,
+               has_text: set[str] | None = None) -> Any:
+    """The training pairs as an Arrow table ``(qid, pid, label, row)``: per query its positives, then its sampled
+    negatives; queries in ``train_qids`` order; ``row``: a negative's row in ``candidates.table`` (-1: a positive).
 
-    A negative is a first-stage candidate judged below ``min_relevance`` or not judged at all.
-    Passages without text (not in ``has_text``, when given) are skipped. Queries are visited in
-    ``train_qids`` order.
-    """
-    def ok(p: str) -> bool:
-        return has_text is None or p in has_text
+    A negative is a first-stage candidate (within ``candidate_depth``) judged below ``min_relevance`` or not judged
+    at all. Passages without text (not in ``has_text``, when given) are skipped. The candidates stay in Arrow and
+    numpy (MS MARCO's teacher file is 40M of them): only the seeded draws are Python calls, one or two per query,
+    drawing what ``random.sample`` on the lists would (the same pairs as ever for the same seed)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    table = candidates.table
+    level = spec.level
+    judged_keys = pa.array([f"{q}\t{p}" for q, judged in qrels.items() for p, r in judged.items() if r >= level],
+                           type=pa.string())
+    keys = pc.binary_join_element_wise(table.column("qid"), table.column("pid"), "\t")
+    usable = ~pc.is_in(keys, value_set=judged_keys).to_numpy(zero_copy_only=False)
+    del keys
+    if has_text is not None:
+        usable &= pc.is_in(table.column("pid"), value_set=pa.array(sorted(has_text))).to_numpy(zero_copy_only=False)
     rng = random.Random(spec.seed)
+    out_q: list[str] = []
+    pos_pids: list[str] = []
+    counts: list[tuple[int, int]] = []  # (positives, negatives) per kept query
+    neg_rows: list[np.ndarray] = []
     for qid in train_qids:
-        judged = qrels.get(qid, {})
-        pos = [p for p in positives(qrels, qid, spec.level) if ok(p)]
+        pos = [p for p in positives(qrels, qid, level) if has_text is None or p in has_text]
         if not pos:
             continue
         if spec.positives_per_query is not None and len(pos) > spec.positives_per_query:
             pos = sorted(rng.sample(pos, spec.positives_per_query))
-        ranked = candidates.get(qid, [])[: spec.candidate_depth]  # the lists may be deeper (validation)
-        pool = [p for p, _ in ranked if judged.get(p, 0) < spec.level and ok(p)]
-        if spec.negatives_per_query is not None and len(pool) > spec.negatives_per_query:
-            pool = rng.sample(pool, spec.negatives_per_query)
-        for p in pos:
-            yield qid, p, 1.0
-        for p in pool:
-            yield qid, p, 0.0
+        start, end = candidates.spans.get(qid, (0, 0))
+        for depth in (candidates.depth, spec.candidate_depth):  # the lists may be deeper (validation)
+            if depth is not None:
+                end = min(end, start + depth)
+        pool = start + np.flatnonzero(usable[start:end])
+        n = spec.negatives_per_query
+        if n is not None and len(pool) > n:
+            pool = pool[rng.sample(range(len(pool)), n)]
+        out_q.append(qid)
+        pos_pids += pos
+        counts.append((len(pos), len(pool)))
+        neg_rows.append(pool)
+    n_pos, n_neg = (np.array(c, dtype=np.int64) for c in zip(*counts)) if counts else (np.zeros(0, np.int64),) * 2
+    starts = np.r_[0, np.cumsum(n_pos + n_neg)[:-1]].astype(np.int64)
+    take = np.empty(int((n_pos + n_neg).sum()), dtype=np.int64)
+    is_pos = np.zeros(len(take), dtype=bool)
+    pos_at = np.repeat(starts, n_pos) + _within(n_pos)
+    take[pos_at] = len(table) + np.arange(len(pos_pids))
+    is_pos[pos_at] = True
+    take[np.repeat(starts + n_pos, n_neg) + _within(n_neg)] = np.concatenate(neg_rows) if neg_rows else []
+    pids = pa.concat_arrays([table.column("pid").combine_chunks().cast(pa.string()), pa.array(pos_pids, pa.string())])
+    return pa.table({"qid": pa.array(out_q, pa.string()).take(np.repeat(np.arange(len(out_q)), n_pos + n_neg)),
+                     "pid": pids.take(take), "label": pa.array(is_pos.astype(np.float32)),
+                     "row": pa.array(np.where(is_pos, -1, take))})
+
+
+def _within(sizes: Any) -> Any:
+    """0, 1, .. size - 1 for each size, concatenated."""
+    import numpy as np
+
+    total = int(sizes.sum())
+    return np.arange(total) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)

@@ -1,6 +1,8 @@
-"""A source's training pairs and validation candidates, as Arrow datasets, built once and cached: the cache key
-holds the source's identity and contents (:meth:`~crossrank.data.sources.Source.cache_key`), every pair setting,
-the validation set and the first stage's settings."""
+"""A source's training pairs and validation candidates, built once and cached: the training pairs as columns
+``(qid, pid, label[, teacher])`` in Arrow (memory-mapped by every run and every rank; texts are fetched from the
+source a batch at a time, :mod:`crossrank.data.texts`), the validation candidates with their texts (a few thousand
+pairs). The cache key holds the source's identity and contents (:meth:`~crossrank.data.sources.Source.cache_key`),
+every pair setting, the validation set, the first stage's settings and the teacher's scores."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from typing import Any
 
 import datasets
 
-from crossrank.data.candidates import first_stage
-from crossrank.data.pairs import PairSpec, iter_pairs, split_queries
+from crossrank.data.candidates import FirstStage, first_stage, run_candidates
+from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, pair_table, split_queries
+from crossrank.data.runfile import ArrowCandidates, as_arrow
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.data.trec import Qrels, group_run, read_run
 from crossrank.errors import DataError
@@ -24,7 +27,7 @@ from crossrank.files import atomic_path, file_stamp
 log = logging.getLogger(__name__)
 
 VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
-CACHE_FORMAT = 3  # bumped when what a cached set holds changes
+CACHE_FORMAT = 4  # bumped when what a cached set holds changes
 
 
 class PairSets:
@@ -32,29 +35,49 @@ class PairSets:
 
     Args:
         val_depth: first-stage candidates per validation query.
-        bm25: ``bm25_k1`` / ``bm25_b`` of the first stage where the source has no run.
+        how: how the first stage is made (:class:`~crossrank.data.candidates.FirstStage`).
         val_source: validate on another set (``{kind, path, dataset_id, run_path, num_queries}``) instead of held-out
             training queries.
         mined_run: training negatives from this run (``crossrank mine``) instead of the first stage; validation
             still reranks the first stage.
+        teacher_run: a TREC run of teacher scores, or ``source`` (the source's own run holds them): each training
+            pair's score becomes the column ``teacher``.
     """
 
-    def __init__(self, source: Source, spec: PairSpec, val_depth: int, bm25: dict[str, float],
-                 val_source: dict[str, Any] | None = None, mined_run: str | None = None) -> None:
-        self.source, self.spec, self.val_depth, self.bm25 = source, spec, val_depth, bm25
+    def __init__(self, source: Source, spec: PairSpec, val_depth: int, how: FirstStage,
+                 val_source: dict[str, Any] | None = None, mined_run: str | None = None,
+                 teacher_run: str | None = None) -> None:
+        self.source, self.spec, self.val_depth, self.how = source, spec, val_depth, how
         self.val_source = dict(val_source) if val_source else None
         self.mined_run = Path(mined_run) if mined_run else None
+        self.teacher_run = teacher_run
+
+    @property
+    def val_level(self) -> int:
+        """The relevance level of the validation judgments: ``data.val_source.min_relevance`` when validation is on
+        another set (its own scale: NanoBEIR is binary, TREC DL graded), else the training pairs'."""
+        if self.val_source is not None:
+            level = val_source_config(self.val_source)[1]["min_relevance"]
+            if level is not None:
+                return int(level)
+        return self.spec.level
 
     def cache_key(self) -> str:
-        """A hash of everything that determines the sets."""
+        """A hash of everything that determines the sets (the sources' files as they are now: see
+        :meth:`load_or_build`)."""
         val = load_source(**val_source_config(self.val_source)[0]) if self.val_source else None
+        teacher = self.teacher_run if self.teacher_run in (None, TEACHER_IN_SOURCE) else \
+            file_stamp(Path(str(self.teacher_run)))
         stamp = {"source": self.source.cache_key(), "spec": asdict(self.spec), "val_depth": self.val_depth,
-                 "bm25": self.bm25, "val_source": self.val_source, "val_files": val.cache_key() if val else None,
-                 "mined": file_stamp(self.mined_run), "format": CACHE_FORMAT}
+                 "first_stage": [self.how.mode, asdict(self.how.bm25)], "val_source": self.val_source,
+                 "val_files": val.cache_key() if val else None, "mined": file_stamp(self.mined_run),
+                 "teacher": teacher, "format": CACHE_FORMAT}
         return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def load_or_build(self, cache_dir: Path | None) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
-        """(training pairs, validation candidates, validation judgments), from ``cache_dir`` when they are there."""
+        """(training pairs, validation candidates, validation judgments), from ``cache_dir`` when they are there
+        (memory-mapped). A build is kept under the key its sources have once it is done: the first build downloads
+        files (ir_datasets) that the key stamps, and every later run computes the key from them."""
         cached = cache_dir / self.cache_key() if cache_dir else None
         if cached is not None and (cached / "done").exists():
             log.info("loading cached pairs from %s", cached)
@@ -64,14 +87,16 @@ class PairSets:
                    else datasets.Dataset.from_dict({c: [] for c in VAL_COLUMNS}))
             return train, val, json.loads((cached / "val_qrels.json").read_text())
         train, val, val_qrels = self.build()
-        if cached is not None:
-            with atomic_path(cached, folder=True) as tmp:
-                train.save_to_disk(str(tmp / "train"))
-                if len(val):
-                    val.save_to_disk(str(tmp / "val"))
-                (tmp / "val_qrels.json").write_text(json.dumps(val_qrels))
-                (tmp / "done").touch()
-        return train, val, val_qrels
+        if cache_dir is None:
+            return train, val, val_qrels
+        cached = cache_dir / self.cache_key()
+        with atomic_path(cached, folder=True) as tmp:
+            train.save_to_disk(str(tmp / "train"))
+            if len(val):
+                val.save_to_disk(str(tmp / "val"))
+            (tmp / "val_qrels.json").write_text(json.dumps(val_qrels))
+            (tmp / "done").touch()
+        return self.load_or_build(cache_dir)  # memory-mapped from the cache, as every later run reads it
 
     def negatives(self, candidates: Mapping[str, list[tuple[str, float]]], train_qids: set[str],
                   queries: Mapping[str, str]) -> Mapping[str, list[tuple[str, float]]]:
@@ -98,41 +123,95 @@ class PairSets:
             raise DataError(f"{source.name}: no query has a judged positive (relevance >= {spec.level}) with passage "
                             "text")
         depth = None if spec.candidate_depth is None else max(spec.candidate_depth, self.val_depth)  # None: all
-        k1, b = self.bm25["bm25_k1"], self.bm25["bm25_b"]
-        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, k1, b)
-        rows = list(iter_pairs(train_qids, qrels, self.negatives(candidates, set(train_qids), queries), spec,
-                               has_text))
-        val_source, val_queries, val_judged = source, queries, qrels
+        ordered = bool(val_qids) and self.val_source is None  # validation reports the first stage as a ranking
+        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, self.how, ordered)
+        negatives = as_arrow(self.negatives(candidates, set(train_qids), queries))
+        pairs = pair_table(train_qids, qrels, negatives, spec, has_text)
+        if self.teacher_run:  # a picked run's own scores, when the negatives are its rows
+            from_run = self.mined_run is None and isinstance(candidates, ArrowCandidates)
+            pairs = pairs.append_column("teacher", self.teacher_scores(pairs, negatives, from_run))
+        pairs = pairs.drop_columns(["row"])
+        train = datasets.Dataset(datasets.table.InMemoryTable(pairs))
+        val, val_qrels = self.validation(candidates, val_qids)
+        log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
+                 source.name, len(train), len(set(train_qids)), len(val), len(val_qrels))
+        return train, val, val_qrels
+
+    def validation(self, candidates: Mapping[str, list[tuple[str, float]]],
+                   val_qids: list[str]) -> tuple[datasets.Dataset, Qrels]:
+        """The validation candidates (top ``val_depth``, with their texts) and judgments: held-out training queries,
+        or a sample of ``val_source``'s."""
+        val_source, val_judged, val_candidates = self.source, self.source.qrels(), candidates
         if self.val_source is not None:
             fields, sample_cfg = val_source_config(self.val_source)
-            num = sample_cfg["num_queries"]
-            level = sample_cfg["min_relevance"] or spec.min_relevance  # its own scale (NanoBEIR: binary)
+            num, level = sample_cfg["num_queries"], self.val_level
             val_source = load_source(**fields)
-            val_queries, val_judged = val_source.queries(), val_source.qrels()
-            sample = PairSpec(min_relevance=level, seed=spec.seed,
+            val_judged = val_source.qrels()
+            sample = PairSpec(min_relevance=level, seed=self.spec.seed,
                               val_queries=num if num is not None else len(val_judged))
             val_qids = split_queries(val_judged, sample)[1]
             if not val_qids:
                 raise DataError(f"data.val_source: {val_source.name} has no judged query with relevance >= {level} "
                                 "(set data.val_source.min_relevance)")
-            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, k1, b)
-        else:
-            val_candidates = candidates
-        val_rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]
-        texts = source.passages({p for _, p, _ in rows})
-        val_texts = val_source.passages({p for _, p, _ in val_rows})
-        train = datasets.Dataset.from_dict({
-            "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
-            "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
-            "label": [label for _, _, label in rows],
-        })
-        val_rows = [r for r in val_rows if r[1] in val_texts]
+            val_candidates = first_stage(val_source, set(val_qids), self.val_depth, self.how, ordered=True)
+        rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]
+        val_queries, texts = val_source.queries(), val_source.passages({p for _, p, _ in rows})
+        rows = [r for r in rows if r[1] in texts]
         val = datasets.Dataset.from_dict({
-            "qid": [q for q, _, _ in val_rows], "pid": [p for _, p, _ in val_rows],
-            "query": [val_queries[q] for q, _, _ in val_rows], "passage": [val_texts[p] for _, p, _ in val_rows],
-            "first_stage": [float(sc) for _, _, sc in val_rows],
+            "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
+            "query": [val_queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
+            "first_stage": [float(sc) for _, _, sc in rows],
         })
-        val_qrels = {q: val_judged[q] for q in val_qids}
-        log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
-                 source.name, len(train), len(train_qids), len(val), len(val_qids))
-        return train, val, val_qrels
+        return val, {q: val_judged[q] for q in val_qids}
+
+    def teacher_scores(self, pairs: Any, candidates: ArrowCandidates, from_run: bool) -> Any:
+        """The teacher's score of every training pair, as a column: the source's run (``source``: a negative's score
+        is its candidate's, read from the same table; the positives are looked up in the run) or a TREC run file,
+        joined to the pairs in Arrow; a pair without a score is one error line."""
+        import numpy as np
+        import pyarrow as pa
+
+        rows = pairs.column("row").to_numpy()
+        scores = np.full(len(rows), np.nan)
+        if self.teacher_run == TEACHER_IN_SOURCE:
+            if not self.source.has_run():
+                raise DataError(f"data.teacher_run: source: {self.source.name} has no run to take teacher scores "
+                                "from")
+            where = f"{self.source.name}'s run"
+            if from_run:
+                negatives = rows >= 0
+                scores[negatives] = candidates.table.column("score").to_numpy()[rows[negatives]]
+            wanted = np.flatnonzero(rows < 0) if from_run else np.arange(len(rows))
+            qids = set(pairs.column("qid").take(pa.array(wanted)).to_pylist())
+            scored = as_arrow(run_candidates(self.source, qids)).table
+        else:
+            path = Path(str(self.teacher_run))
+            if not path.is_file():
+                raise DataError(f"data.teacher_run: {path} does not exist")
+            where, scored, wanted = str(path), run_table(path), np.arange(len(rows))
+        if len(wanted):
+            asked = pairs.select(["qid", "pid"]).take(pa.array(wanted)).append_column("at", pa.array(wanted))
+            joined = asked.join(scored.select(["qid", "pid", "score"]), keys=["qid", "pid"], join_type="inner")
+            scores[joined.column("at").to_numpy()] = joined.column("score").to_numpy()
+        missing = np.flatnonzero(np.isnan(scores))
+        if len(missing):
+            i = int(missing[0])
+            raise DataError(f"{where}: no teacher score for training pair qid {pairs['qid'][i].as_py()!r} pid "
+                            f"{pairs['pid'][i].as_py()!r} (score the training candidates with crossrank teach)")
+        return pa.array(scores)
+
+
+def run_table(path: Path) -> Any:
+    """A TREC run file as an Arrow table ``(qid, pid, score)`` (the fast reader, else the line-by-line one, which
+    names a bad line or a pair listed twice)."""
+    import pyarrow as pa
+
+    from crossrank.data.runfile import pick_all
+
+    table = pick_all(path)
+    if table is None:
+        rows = list(read_run(path))
+        table = pa.table({"qid": pa.array([r[0] for r in rows], pa.string()),
+                          "pid": pa.array([r[1] for r in rows], pa.string()),
+                          "score": pa.array([r[2] for r in rows], pa.float64())})
+    return table

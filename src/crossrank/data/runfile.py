@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,37 @@ def pick(path: Path, qids: Collection[str], depth: int | None, negate_score: boo
     return ArrowCandidates(table, depth)
 
 
+def pick_all(path: Path) -> Any:
+    """Every row of a run file as an Arrow table ``(qid, pid, score)`` in file order; None when the file cannot be
+    read this way or lists a pair twice (the line-by-line reader then names the line)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    shape = layout(path)
+    if shape is None or LAYOUTS[shape[1]][2] is None:
+        return None
+    delimiter, ncols = shape
+    q_col, p_col, score_col = LAYOUTS[ncols]
+    s_col = int(score_col or 0)  # a layout with a score column (checked above)
+    names = [f"c{i}" for i in range(ncols)]
+    try:
+        table = pcsv.read_csv(str(path), read_options=pcsv.ReadOptions(column_names=names),
+                              parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False),
+                              convert_options=pcsv.ConvertOptions(
+                                  include_columns=[names[q_col], names[p_col], names[s_col]],
+                                  column_types={names[q_col]: pa.string(), names[p_col]: pa.string(),
+                                                names[s_col]: pa.float64()}))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    table = pa.table({"qid": table.column(names[q_col]), "pid": table.column(names[p_col]),
+                      "score": table.column(names[s_col])})
+    if table.num_rows == 0 or pc.any(pc.is_null(table.column("score"))).as_py() or \
+            table.group_by(["qid", "pid"]).aggregate([]).num_rows != table.num_rows:
+        return None
+    return table
+
+
 class ArrowCandidates(Mapping[str, list[tuple[str, float]]]):
     """Candidates per query kept in one sorted Arrow table (a few bytes a row instead of a Python tuple); a
     query's list is made when it is asked for, cut at ``depth``."""
@@ -105,3 +137,16 @@ class ArrowCandidates(Mapping[str, list[tuple[str, float]]]):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+
+def as_arrow(candidates: Mapping[str, list[tuple[str, float]]]) -> ArrowCandidates:
+    """Candidates as one Arrow table (each query's list kept in its order): the form the pair builder takes."""
+    import pyarrow as pa
+
+    if isinstance(candidates, ArrowCandidates):
+        return candidates
+    qids = [q for q, items in candidates.items() for _ in items]
+    pids = [p for items in candidates.values() for p, _ in items]
+    scores = [float(s) for items in candidates.values() for _, s in items]
+    return ArrowCandidates(pa.table({"qid": pa.array(qids, pa.string()), "pid": pa.array(pids, pa.string()),
+                                     "score": pa.array(scores, pa.float64())}), None)

@@ -1,11 +1,31 @@
-"""Training batches: random, or of similar length in a random order; sharded across DDP ranks; resumable."""
+"""Training batches: random, or of similar length in a random order; sharded across DDP ranks; resumable. An epoch's
+order is kept in numpy arrays (a batch is a slice of one permutation), so tens of millions of pairs cost a few bytes
+each, not a Python list each."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
+
+#: ``data.epoch`` for query groups: ``positives``: each positive once an epoch, with negatives of its query drawn
+#: afresh; ``negatives``: each negative once an epoch, grouped with a positive of its query (with groups of two, one
+#: pass over every (positive, negative) triple, as the distillation recipe's original trained).
+EPOCHS = ("positives", "negatives")
+
+
+def check_epoch(epoch: str, group_size: int | None) -> str:
+    """``data.epoch`` names an epoch of query groups (and is left at its default without them)."""
+    from crossrank.errors import ConfigError
+
+    if epoch not in EPOCHS:
+        raise ConfigError(f"data.epoch: {epoch!r} (expected {' or '.join(EPOCHS)})")
+    if epoch != EPOCHS[0] and not group_size:
+        raise ConfigError(f"data.epoch: {epoch} applies to query groups; set data.group_size (e.g. 2)")
+    return epoch
 
 
 class PairBatchSampler(Sampler[list[int]]):
@@ -54,34 +74,37 @@ class PairBatchSampler(Sampler[list[int]]):
         if isinstance(epoch_state, torch.Tensor) and isinstance(yielded, int):
             self._resume = (epoch_state, yielded)
 
-    def epoch_batches(self) -> list[list[int]]:
-        """Every batch of the epoch, in order (all ranks), drawn from the generator."""
-        order = torch.randperm(self.n, generator=self.generator).tolist()
+    def epoch_batches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every batch of the epoch, in order (all ranks), drawn from the generator: ``(items, starts)``, batch
+        ``i`` being ``items[starts[i]:starts[i + 1]]``."""
+        order = torch.randperm(self.n, generator=self.generator).numpy()
         lengths = self.lengths
         if lengths is None:
-            batches = [order[i: i + self.batch_size] for i in range(0, self.n, self.batch_size)]
-        else:
-            batches = []
-            for start in range(0, self.n, self.mega):
-                chunk = sorted(order[start: start + self.mega], key=lambda i: lengths[i])
-                batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
-        return batches
+            return order, np.r_[np.arange(0, self.n, self.batch_size), self.n]
+        batches: list[list[int]] = []
+        items = order.tolist()
+        for start in range(0, self.n, self.mega):
+            chunk = sorted(items[start: start + self.mega], key=lambda i: lengths[i])
+            batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
+        return (np.array([i for b in batches for i in b], dtype=np.int64),
+                np.r_[0, np.cumsum([len(b) for b in batches])])
 
-    def shard(self, batches: list[list[int]]) -> list[list[int]]:
-        """This rank's batches: as many on every rank, each pair on exactly one."""
-        w = self.world_size
-        if w == 1:
-            return batches
-        extra = len(batches) % w
+    def shard(self, items: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
+        """This rank's batches, as (start, end) in the returned ``items``: as many on every rank, each pair on
+        exactly one."""
+        w, count = self.world_size, len(starts) - 1
+        extra = count % w if w > 1 else 0
         if extra:  # re-cut the last `extra` batches into `w` smaller ones, as even as can be
-            tail = [i for b in batches[len(batches) - extra:] for i in b]
+            head = int(starts[count - extra])
+            tail = items[head:]
             # fewer items than ranks: the epoch's first items are repeated, so that no rank gets an empty batch
-            tail += [i for b in batches for i in b][: max(0, w - len(tail))]
-            batches = batches[: len(batches) - extra]
-            cuts = [len(tail) * k // w for k in range(w + 1)]
-            batches += [tail[cuts[k]: cuts[k + 1]] for k in range(w)]
-        return batches[self.rank::w]
+            tail = np.concatenate([tail, items[: max(0, w - len(tail))]])
+            items = np.concatenate([items[:head], tail])
+            starts = np.r_[starts[: count - extra + 1], head + np.array([len(tail) * k // w for k in range(1, w + 1)])]
+        bounds = list(zip(starts[:-1].tolist(), starts[1:].tolist()))
+        self._items = items
+        return bounds[self.rank::w]
 
     def __iter__(self) -> Iterator[list[int]]:
         skip = 0
@@ -91,44 +114,105 @@ class PairBatchSampler(Sampler[list[int]]):
         self._resume = None
         self._epoch_state = self.generator.get_state()
         self._yielded = skip
-        for batch in self.shard(self.epoch_batches())[skip:]:
+        items, starts = self.epoch_batches()
+        for start, end in self.shard(items, starts)[skip:]:
             self._yielded += 1
-            yield self.expand(batch)
+            yield self.expand(self._items[start:end])
 
-    def expand(self, batch: list[int]) -> list[int]:
+    def expand(self, batch: np.ndarray) -> list[int]:
         """The dataset rows of a batch (the batch itself here: its items are rows)."""
-        return batch
+        return batch.tolist()
+
+
+@dataclass
+class Groups:
+    """Query groups of a training set, in arrays: each group's positive row and query, and each query's negative
+    rows (``negatives[offsets[q]:offsets[q + 1]]``)."""
+
+    positives: np.ndarray
+    query: np.ndarray
+    offsets: np.ndarray
+    negatives: np.ndarray
+
+    @classmethod
+    def from_lists(cls, groups: Sequence[tuple[int, Sequence[int]]]) -> Groups:
+        """One query per group (small sets, tests)."""
+        sizes = [len(negs) for _, negs in groups]
+        return cls(np.array([p for p, _ in groups], dtype=np.int64), np.arange(len(groups)),
+                   np.r_[0, np.cumsum(sizes)].astype(np.int64),
+                   np.array([n for _, negs in groups for n in negs], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.positives)
 
 
 class GroupBatchSampler(PairBatchSampler):
-    """Batches of whole query groups for ranking losses: each group is one positive row followed by
-    ``group_size - 1`` negative rows of the same query, drawn afresh every epoch from that query's negatives
-    (with replacement only when it has too few). Groups are shuffled, batched ``batch_size // group_size`` at a
-    time, and sharded across DDP ranks as whole groups; resuming mid-epoch redraws the same groups.
+    """Batches of whole query groups for ranking losses: each group is one positive row followed by ``group_size - 1``
+    negative rows of the same query. ``epoch="positives"``: one group per positive, its negatives drawn afresh every
+    epoch from its query's (with replacement only when it has too few); ``"negatives"``: each negative once an
+    epoch, a query's negatives shuffled and cut into groups with its positives in turn (a last group short of
+    negatives filled with others of the query). Groups are shuffled, batched ``batch_size // group_size`` at a time,
+    and sharded across DDP ranks as whole groups; resuming mid-epoch redraws the same groups."""
 
-    Args:
-        groups: per group, its positive row and the rows of its query's negatives.
-    """
-
-    def __init__(self, groups: Sequence[tuple[int, Sequence[int]]], group_size: int, batch_size: int,
-                 generator: torch.Generator | None = None, rank: int = 0, world_size: int = 1) -> None:
-        super().__init__(len(groups), max(1, batch_size // group_size), generator=generator, rank=rank,
+    def __init__(self, groups: Groups | Sequence[tuple[int, Sequence[int]]], group_size: int, batch_size: int,
+                 generator: torch.Generator | None = None, rank: int = 0, world_size: int = 1,
+                 epoch: str = "positives") -> None:
+        self.groups = groups if isinstance(groups, Groups) else Groups.from_lists(groups)
+        self.epoch, self.group_size = check_epoch(epoch, group_size), group_size
+        self._sizes = np.diff(self.groups.offsets)
+        count = len(self.groups) if epoch == "positives" else int(self._chunks().sum())
+        super().__init__(count, max(1, batch_size // group_size), generator=generator, rank=rank,
                          world_size=world_size)
-        self.groups = [(pos, list(negs)) for pos, negs in groups]
-        self.group_size = group_size
-        self._members: list[list[int]] = []
+        self._members = np.zeros((0, group_size), dtype=np.int64)
 
-    def epoch_batches(self) -> list[list[int]]:
+    def _chunks(self) -> np.ndarray:
+        """Groups per query in a ``negatives`` epoch (queries without a positive or a negative have none)."""
+        has_positive = np.bincount(self.groups.query, minlength=len(self._sizes)) > 0
+        return np.where(has_positive, -(-self._sizes // (self.group_size - 1)), 0)
+
+    def epoch_batches(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.epoch == "negatives":
+            self._members = self._every_negative()
+            return super().epoch_batches()
         batches = super().epoch_batches()
-        k = self.group_size - 1
-        self._members = []
-        for pos, negs in self.groups:
-            if len(negs) >= k:
-                picked = torch.randperm(len(negs), generator=self.generator)[:k].tolist()
+        k, g = self.group_size - 1, self.groups
+        members = np.empty((len(g), self.group_size), dtype=np.int64)
+        members[:, 0] = g.positives
+        for i, q in enumerate(g.query.tolist()):  # one draw per group, in group order (reproducible runs)
+            size, base = int(self._sizes[q]), int(g.offsets[q])
+            if size >= k:
+                picked = torch.randperm(size, generator=self.generator)[:k].numpy()
             else:
-                picked = torch.randint(len(negs), (k,), generator=self.generator).tolist()
-            self._members.append([pos] + [negs[i] for i in picked])
+                picked = torch.randint(size, (k,), generator=self.generator).numpy()
+            members[i, 1:] = g.negatives[base + picked]
+        self._members = members
         return batches
 
-    def expand(self, batch: list[int]) -> list[int]:
-        return [row for g in batch for row in self._members[g]]
+    def _every_negative(self) -> np.ndarray:
+        """This epoch's groups when every negative is used once: rows ``(positive, negatives...)``."""
+        g, k = self.groups, self.group_size - 1
+        chunks = self._chunks()
+        query_of = np.repeat(np.arange(len(self._sizes)), self._sizes)
+        keys = torch.rand(len(g.negatives), generator=self.generator, dtype=torch.float64).numpy()
+        order = np.argsort(query_of + keys, kind="stable")  # each query's negatives, shuffled
+        rank = np.arange(len(order)) - g.offsets[query_of[order]]
+        first_group = np.r_[0, np.cumsum(chunks)[:-1]]
+        keep = chunks[query_of[order]] > 0
+        group = (first_group[query_of[order]] + rank // k)[keep]
+        members = np.full((int(chunks.sum()), self.group_size), -1, dtype=np.int64)
+        members[group, 1 + (rank % k)[keep]] = g.negatives[order][keep]
+        by_query = np.argsort(g.query, kind="stable")  # positives of each query, in row order
+        pos_start = np.r_[0, np.cumsum(np.bincount(g.query, minlength=len(self._sizes)))]
+        queries = np.repeat(np.arange(len(self._sizes)), chunks)
+        turn = np.arange(len(queries)) - first_group[queries]
+        count = pos_start[queries + 1] - pos_start[queries]
+        members[:, 0] = g.positives[by_query[pos_start[queries] + turn % np.maximum(count, 1)]]
+        short = np.argwhere(members < 0)
+        if len(short):  # a query's last group: filled with others of its negatives
+            q = queries[short[:, 0]]
+            draw = torch.randint(1 << 62, (len(short),), generator=self.generator).numpy() % self._sizes[q]
+            members[short[:, 0], short[:, 1]] = g.negatives[g.offsets[q] + draw]
+        return members
+
+    def expand(self, batch: np.ndarray) -> list[int]:
+        return self._members[batch].reshape(-1).tolist()

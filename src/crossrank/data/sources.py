@@ -40,6 +40,11 @@ class Source(Protocol):
         path and its files' sizes and times; an ir_datasets dataset: its id, which names fixed files)."""
         ...
 
+    def collection_key(self) -> str:
+        """What identifies the collection alone (its passages), for the BM25 index of it: sets that share a
+        collection (MS MARCO's train, dev and TREC DL subsets) share the index."""
+        ...
+
     def has_run(self) -> bool:
         """Whether the source has a first-stage run (else BM25 over :meth:`iter_passages` is the first stage)."""
         ...
@@ -98,8 +103,9 @@ def graded_level_warning(qrels: Mapping[str, Mapping[str, int]], level: int, wha
 
 
 def load_source(kind: str, path: str | None = None, dataset_id: str | None = None,
-                run_path: str | None = None, name: str = "") -> Source:
-    """Build a source from config values: ``kind`` is ``local`` (needs ``path``) or ``ir_datasets``."""
+                run_path: str | None = None, name: str = "", hf: Mapping[str, Any] | None = None) -> Source:
+    """Build a source from config values: ``kind`` is ``local`` (needs ``path``), ``ir_datasets`` (``dataset_id``)
+    or ``hf`` (``hf``: a Hugging Face dataset's ``path`` and how its rows are read, :mod:`crossrank.data.hf`)."""
     if kind == "local":
         if not path:
             raise ConfigError("data.path / eval.path: a local source needs a directory path")
@@ -112,7 +118,16 @@ def load_source(kind: str, path: str | None = None, dataset_id: str | None = Non
         from crossrank.data.irds import IRDatasetsSource
 
         return IRDatasetsSource(dataset_id, run_path=run_path, name=name)
-    raise ConfigError(f"source kind {kind!r}: expected 'local' or 'ir_datasets'")
+    if kind == "hf":
+        from crossrank.data.hf import KEYS, HFSource
+
+        values = dict(hf or {})
+        unknown = sorted(set(values) - KEYS)
+        if unknown or not values.get("path"):
+            raise ConfigError(f"data.hf.{unknown[0]}: unknown key (known: {', '.join(sorted(KEYS))})" if unknown
+                              else "data.hf.path: an hf source needs a hub dataset id or a local folder")
+        return HFSource(**values, name=name)
+    raise ConfigError(f"source kind {kind!r}: expected 'local', 'ir_datasets' or 'hf'")
 
 
 #: What ``data.val_source`` holds besides the source: how many of its judged queries validate, and from which
@@ -123,7 +138,7 @@ VAL_SAMPLE = {"num_queries": None, "min_relevance": None}
 def val_source_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``data.val_source`` as (:func:`load_source` arguments, :data:`VAL_SAMPLE` settings); an unknown key is a
     one-line error."""
-    known = {"kind", "path", "dataset_id", "run_path", "name"}
+    known = {"kind", "path", "dataset_id", "run_path", "name", "hf"}
     unknown = sorted(set(values) - known - set(VAL_SAMPLE))
     if unknown:
         raise ConfigError(f"data.val_source.{unknown[0]}: unknown key (known: "

@@ -10,25 +10,40 @@ import itertools
 import math
 from collections.abc import Iterator
 
-from crossrank.data.candidates import first_stage
+from crossrank.data.candidates import RunRows, first_stage, name_of
 from crossrank.data.sources import Source
-from crossrank.data.trec import Qrels, RunRow, order_key
-from crossrank.errors import DataError
+from crossrank.data.trec import Qrels, RunRow
 from crossrank.evaluation.spec import EvalSet
 
 
-def candidate_rows(source: Source, spec: EvalSet, qrels: Qrels, level: int) -> Iterator[RunRow]:
-    """The rows to rerank, grouped by query: the first stage cut at ``spec.depth``, then (``rerank_positives``)
-    the missing positives; only ``spec.queries`` when it is set."""
-    if source.has_run():
-        rows: Iterator[RunRow] = cut_per_query(source.iter_run(), spec.depth, source.name)
-    else:
-        candidates = first_stage(source, None, spec.depth or 1000, spec.bm25_k1, spec.bm25_b, spec.bm25_cache)
-        rows = ((q, p, s) for q, items in candidates.items() for p, s in items)
-    if spec.queries is not None:
-        keep = set(spec.queries)
-        rows = (r for r in rows if r[0] in keep)
-    return with_missing_positives(rows, source, qrels, level) if spec.rerank_positives else rows
+class CandidateRows:
+    """The rows to rerank, grouped by query: the first stage cut at ``spec.depth``, then (``rerank_positives``) the
+    missing positives; only ``spec.queries`` when it is set. ``first_stage_name`` says what the first stage is (known
+    once the first row is read)."""
+
+    def __init__(self, source: Source, spec: EvalSet, qrels: Qrels, level: int) -> None:
+        self.source, self.spec, self.qrels, self.level = source, spec, qrels, level
+        how = spec.first_stage_settings()
+        self._run = RunRows(source, spec.depth, how) if source.has_run() and how.mode != "bm25" else None
+        self._name = name_of(source, how, spec.depth, reordered=False)
+
+    @property
+    def first_stage_name(self) -> str:
+        return self._run.name if self._run is not None else self._name
+
+    def __iter__(self) -> Iterator[RunRow]:
+        if self._run is not None:
+            rows: Iterator[RunRow] = iter(self._run)
+        else:
+            spec = self.spec
+            candidates = first_stage(self.source, spec.queries, spec.depth or 1000, spec.first_stage_settings())
+            rows = ((q, p, s) for q, items in candidates.items() for p, s in items)
+        if self.spec.queries is not None:
+            keep = set(self.spec.queries)
+            rows = (r for r in rows if r[0] in keep)
+        if self.spec.rerank_positives:
+            rows = with_missing_positives(rows, self.source, self.qrels, self.level)
+        yield from rows
 
 
 def is_injected(first_stage_score: float) -> bool:
@@ -50,20 +65,3 @@ def with_missing_positives(rows: Iterator[RunRow], source: Source, qrels: Qrels,
         yield from ((qid, p, math.nan) for p in positives.get(qid, []) if p not in present and p in texts)
     for qid in sorted(set(positives) - seen):
         yield from ((qid, p, math.nan) for p in positives[qid] if p in texts)
-
-
-def cut_per_query(rows: Iterator[RunRow], depth: int | None, name: str = "run") -> Iterator[RunRow]:
-    """Stream the top-``depth`` rows of each query (trec_eval order). Needs rows grouped by query, as TREC run
-    files are; a query that shows up again after another is an error."""
-    if depth is None:
-        yield from rows
-        return
-    done: set[str] = set()
-    for qid, group in itertools.groupby(rows, key=lambda r: r[0]):
-        if qid in done:
-            raise DataError(f"{name}: the run is not grouped by query (qid {qid!r} appears twice); sort it by qid to "
-                            "use a depth cut")
-        done.add(qid)
-        items = sorted(((pid, score) for _, pid, score in group), key=order_key, reverse=True)[:depth]
-        for pid, score in items:
-            yield qid, pid, score

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crossrank.data.bm25 import BM25Settings
+from crossrank.data.candidates import FirstStage
 from crossrank.data.sources import Source, declared_level, load_source
 from crossrank.errors import ConfigError
 
@@ -73,19 +75,21 @@ class EvalSet:
     compare_runs: dict[str, str] = field(default_factory=dict)
     stat_test: str = "student"
     max_p: float = 0.05
-    bm25_k1: float = 0.9
-    bm25_b: float = 0.4
+    bm25_k1: float = BM25Settings.k1
+    bm25_b: float = BM25Settings.b
     interpolate: float | str | None = None  # reranker weight in a fusion with the first stage; "val": tuned
     interpolation_note: str = "given"  # how the weight was chosen (train.py: on which validation queries)
     queries: list[str] | None = None  # only these queries are reranked and judged (a cross-validation fold)
     teacher: str | None = None  # a zero-shot scorer (bi-encoder[:PATH] or a cross-encoder) reported as run "teacher"
     teacher_weight: float | None = None  # its weight in the interpolation (tuned with interpolate: val)
-    bm25_cache: str | None = None  # where BM25 first stages are kept (None: computed every time)
+    bm25_cache: str | None = None  # where BM25 indexes and runs are kept (None: built every time)
+    first_stage: str = "auto"  # auto, run or bm25 (crossrank.data.candidates)
     rerank_positives: bool = False  # also rerank the judged positives the first stage missed, reported apart
     sets: list[str] | str | None = None  # kind "nanobeir": which sets (None: NANOBEIR_DEFAULT; "all": NANOBEIR)
     suite: str | None = None  # the suite this set belongs to (its mean is reported under that name)
 
     def __post_init__(self) -> None:
+        self.first_stage_settings()  # an unknown first_stage fails here
         if self.sets is not None and self.kind != "nanobeir":
             raise ConfigError(f"eval.sets: only a suite (kind: nanobeir) has sets; this set's kind is {self.kind}")
         weight = self.interpolate
@@ -104,6 +108,11 @@ class EvalSet:
         if not self.name:
             self.name = Path(self.path).name if self.kind == "local" and self.path else \
                 str(self.dataset_id or "eval").replace("/", "_")
+
+    def first_stage_settings(self) -> FirstStage:
+        """How this set's first stage is made (``eval.first_stage``, BM25's settings and cache)."""
+        return FirstStage(self.first_stage, BM25Settings(self.bm25_k1, self.bm25_b),
+                          Path(self.bm25_cache) if self.bm25_cache else None, "eval.first_stage")
 
     def source(self) -> Source:
         return load_source(self.kind, self.path, self.dataset_id, self.run_path, self.name)

@@ -15,7 +15,7 @@ import numpy as np
 from crossrank.data.sources import Source, graded_level_warning
 from crossrank.data.trec import Qrels, RunRow, read_run, trec_lines
 from crossrank.errors import DataError
-from crossrank.evaluation.candidates import candidate_rows, is_injected
+from crossrank.evaluation.candidates import CandidateRows, is_injected
 from crossrank.evaluation.metrics import RunDict, evaluate_run, rows_to_run
 from crossrank.evaluation.report import compare_scores, to_markdown, to_text, write_per_query
 from crossrank.evaluation.rerank import RerankResult, iter_query_chunks, iter_shard_rows, rerank, shard_files
@@ -76,7 +76,8 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
         raise DataError(f"eval {spec.name}: no judged queries" + (" among eval.queries" if spec.queries else ""))
     level = spec.level(source)
     names = spec.metric_names(source)
-    rows = first_rows(candidate_rows(source, spec, qrels, level), spec.name)
+    candidates = CandidateRows(source, spec, qrels, level)
+    rows = first_rows(iter(candidates), spec.name)
     out = Path(out_root) / "eval" / spec.name
     out.mkdir(parents=True, exist_ok=True)
     if rank == 0:
@@ -95,9 +96,10 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
                                 teacher=others.get("teacher"), beta=beta, with_positives=spec.rerank_positives)
     warning = graded_level_warning(qrels, level, f"eval {spec.name}", "eval.relevance_level=2")
     counts = (sum(1 for _ in itertools.groupby(iter_shard_rows(result.shards), key=lambda r: r[0])), len(qrels))
-    report = write_reports(spec, scorer, result, per_query, names, level, counts, model_id, warning, out)
+    report = write_reports(spec, scorer, result, per_query, names, level, counts, model_id, warning, out,
+                           candidates.first_stage_name)
     payload = metrics_payload(spec, scorer, result, per_query, names, level, counts, model_id, report, alpha,
-                              beta, warning)
+                              beta, warning, candidates.first_stage_name)
     write_json(out / "metrics.json", payload)
     return payload
 
@@ -105,12 +107,13 @@ def evaluate_set(scorer: CrossEncoderScorer, spec: EvalSet, out_root: str | Path
 def metrics_payload(spec: EvalSet, scorer: CrossEncoderScorer, result: RerankResult,
                     per_query: dict[str, dict[str, dict[str, float]]], names: list[str], level: int,
                     counts: tuple[int, int], model_id: str | None, report: dict[str, Any], alpha: float | None,
-                    beta: float, warning: str | None) -> dict[str, Any]:
-    """The content of ``metrics.json``: each ranking's mean metrics, what was scored, by what, how fast."""
+                    beta: float, warning: str | None, first_stage_name: str) -> dict[str, Any]:
+    """The content of ``metrics.json``: each ranking's mean metrics, what was scored, by what, how fast, and what
+    the first stage is."""
     means = {name: {m: float(np.mean(list(values[m].values()))) if values[m] else float("nan") for m in names}
              for name, values in per_query.items()}
     return json_safe({
-        **{run: means.get(run) for run in TOP_LEVEL},
+        **{run: means.get(run) for run in TOP_LEVEL}, "first_stage_name": first_stage_name,
         "n_queries": counts[0], "n_pairs": result.n_pairs, "n_judged_queries": counts[1], "depth": spec.depth,
         "relevance_level": level,
         "max_length": scorer.max_length, "model": model_id, "model_digest": result.key["weights"],
@@ -137,7 +140,8 @@ def first_rows(rows: Iterator[RunRow], name: str) -> Iterator[RunRow]:
 
 def write_reports(spec: EvalSet, scorer: CrossEncoderScorer, result: RerankResult,
                   per_query: dict[str, dict[str, dict[str, float]]], names: list[str], level: int,
-                  counts: tuple[int, int], model_id: str | None, warning: str | None, out: Path) -> dict[str, Any]:
+                  counts: tuple[int, int], model_id: str | None, warning: str | None, out: Path,
+                  first_stage_name: str = "") -> dict[str, Any]:
     """``per_query.tsv``, ``report.md`` / ``report.json`` (ranx's paired tests) and the console table;
     ``counts``: queries reranked, queries judged."""
     n_queries, n_judged = counts
@@ -145,7 +149,8 @@ def write_reports(spec: EvalSet, scorer: CrossEncoderScorer, result: RerankResul
     settings = settings_line(spec, level, scorer.max_length, model_line(model_id, result.key["weights"]),
                              getattr(scorer, "backend", "torch"))
     write_per_query(out / "per_query.tsv", per_query)
-    notes = [settings] + ([f"Warning: {warning}."] if warning else [])
+    notes = [settings] + ([f"First stage: {first_stage_name}."] if first_stage_name else []) + \
+        ([f"Warning: {warning}."] if warning else [])
     write_text(out / "report.md", to_markdown(report, f"{spec.name}: {result.n_pairs} pairs, {n_judged} judged "
                                                       "queries", notes))
     write_json(out / "report.json", report)

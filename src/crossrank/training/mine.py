@@ -22,12 +22,16 @@ import random
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from crossrank.data.candidates import first_stage
+import numpy as np
+
+from crossrank.data.candidates import commands_first_stage, first_stage
 from crossrank.data.pairs import positives
+from crossrank.data.runfile import ArrowCandidates, as_arrow
 from crossrank.data.sources import Source
-from crossrank.data.trec import trec_lines
+from crossrank.data.trec import Qrels, trec_lines
 from crossrank.errors import ConfigError
 from crossrank.files import write_text
+from crossrank.models.teachers import load_teacher, score_many
 
 if TYPE_CHECKING:
     from crossrank.evaluation.metrics import RunDict
@@ -90,30 +94,82 @@ def select_negatives(scores: dict[str, float], judged: dict[str, int], settings:
 
 
 def mine(source: Source, teacher: str, settings: MineSettings) -> tuple[RunDict, dict[str, Any]]:
-    """``{qid: {pid: teacher score}}`` of every query with a positive, and a summary of what was kept and why."""
+    """``{qid: {pid: teacher score}}`` of every query with a positive, and a summary of what was kept and why. The
+    pairs are arrays and the teacher scores them with each passage's text fetched and encoded once, a batch at a time
+    (:func:`~crossrank.models.teachers.score_many`): memory holds a few bytes a pair, never an embedding a pair."""
     from crossrank.training.teach import teacher_scores
 
     qrels = source.qrels()
     queries = sorted(q for q in qrels if positives(qrels, q, settings.level))
-    candidates = first_stage(source, set(queries), settings.depth)
-    pairs = [(q, p) for q in queries for p in dict.fromkeys([p for p, _ in candidates.get(q, [])]
-                                                               + positives(qrels, q, settings.level))]
-    texts = source.passages({p for _, p in pairs})
-    scored, tag = teacher_scores(source, teacher, [pair for pair in pairs if pair[1] in texts])
+    pairs = MinedPairs(queries, qrels, as_arrow(first_stage(source, set(queries), settings.depth,
+                                                            commands_first_stage())), settings)
+    if teacher.startswith("run:"):
+        run_scores, tag = teacher_scores(source, teacher, pairs.tuples())
+        scores = np.array([run_scores.get(q, {}).get(p, np.nan) for q, p in pairs.tuples()], dtype=np.float32)
+    else:
+        fn, tag = load_teacher(teacher)
+        texts = source.queries()
+        scores = score_many(fn, [texts[q] for q in queries], pairs.query, pairs.pids, pairs.passage,
+                            source.passages)
     rng = random.Random(settings.seed)
     run: RunDict = {}
-    dropped = 0
-    for qid in queries:
-        kept, lost = select_negatives(scored.get(qid, {}), qrels[qid], settings, rng)
+    dropped = unscored = 0
+    for i, qid in enumerate(queries):
+        start, end = pairs.starts[i], pairs.starts[i + 1]
+        scored = {pairs.pids[p]: s for p, s in zip(pairs.passage[start:end].tolist(), scores[start:end].tolist())
+                  if s == s}  # NaN: no text, or not in the teacher's run
+        kept, lost = select_negatives(scored, qrels[qid], settings, rng)
         dropped += lost
+        unscored += not any(p in scored for p in positives(qrels, qid, settings.level))
         if kept:
             run[qid] = dict(kept)
-    unscored = sum(1 for q in queries if not any(p in scored.get(q, {}) for p in positives(qrels, q, settings.level)))
     summary = {"teacher": tag, "queries": len(queries), "queries_with_negatives": len(run),
                "queries_with_unscored_positives": unscored,
                "negatives": sum(len(v) for v in run.values()), "dropped_by_margin": dropped,
                "settings": asdict(settings)}
     return run, summary
+
+
+class MinedPairs:
+    """The pairs mining scores, in arrays: per query (in ``queries`` order) its first-stage candidates (top
+    ``settings.depth``) then its positives that are not among them; ``query[i]`` indexes ``queries``, ``passage[i]``
+    indexes ``pids``, and query ``k``'s pairs are ``starts[k]`` to ``starts[k + 1]``."""
+
+    def __init__(self, queries: list[str], qrels: Qrels, candidates: ArrowCandidates, settings: MineSettings) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table, spans = candidates.table, candidates.spans
+        rows, counts, extra = [], [], []
+        for qid in queries:
+            start, end = spans.get(qid, (0, 0))
+            for depth in (candidates.depth, settings.depth):
+                if depth is not None:
+                    end = min(end, start + depth)
+            rows.append(np.arange(start, end))
+            listed = set(table.column("pid").slice(start, end - start).to_pylist()) if end > start else set()
+            missing = [p for p in positives(qrels, qid, settings.level) if p not in listed]
+            extra += missing
+            counts.append((end - start, len(missing)))
+        n_cand, n_pos = (np.array(c, dtype=np.int64) for c in zip(*counts)) if counts else (np.zeros(0, np.int64),) * 2
+        taken = table.column("pid").take(pa.array(np.concatenate(rows) if rows else [], pa.int64()))
+        every = pa.concat_arrays([taken.combine_chunks().cast(pa.string()), pa.array(extra, pa.string())])
+        codes = pc.dictionary_encode(every)
+        self.pids: list[str] = codes.dictionary.to_pylist()
+        code = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        self.starts = np.r_[0, np.cumsum(n_cand + n_pos)].astype(np.int64)
+        order = np.empty(len(code), dtype=np.int64)  # each query's candidates, then its added positives
+        within_c = np.arange(int(n_cand.sum())) - np.repeat(np.r_[0, np.cumsum(n_cand)[:-1]], n_cand)
+        within_p = np.arange(int(n_pos.sum())) - np.repeat(np.r_[0, np.cumsum(n_pos)[:-1]], n_pos)
+        order[np.repeat(self.starts[:-1], n_cand) + within_c] = np.arange(int(n_cand.sum()))
+        order[np.repeat(self.starts[:-1] + n_cand, n_pos) + within_p] = int(n_cand.sum()) + np.arange(int(n_pos.sum()))
+        self.passage = code[order]
+        self.query = np.repeat(np.arange(len(queries)), n_cand + n_pos)
+        self.queries = queries
+
+    def tuples(self) -> list[tuple[str, str]]:
+        """The pairs as (qid, pid) (small sets, a run's scores)."""
+        return [(self.queries[q], self.pids[p]) for q, p in zip(self.query.tolist(), self.passage.tolist())]
 
 
 def write_mined(run: RunDict, out: str, tag: str) -> None:

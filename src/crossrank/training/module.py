@@ -137,18 +137,25 @@ class CrossEncoderModule(L.LightningModule):
 
     def compute_loss(self, logits: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
         """The loss of a batch: pointwise over all pairs, or over (groups, group_size) for grouped losses
-        (with the teacher's scores for distillation)."""
-        labels = batch["labels"]
+        (with the teacher's scores for distillation). Always in float32, outside autocast: under bf16-mixed the
+        logits arrive in bf16 (8 bits of mantissa), and a loss computed there would round the teacher's margins
+        and the log-sum-exps of the listwise losses; sentence-transformers computes its losses in float32 too."""
+        with torch.autocast(device_type=logits.device.type, enabled=False):
+            return self._loss(logits.float(), batch["labels"].float(),
+                              batch["teacher"].float() if batch.get("teacher") is not None else None,
+                              batch.get("group_size"))
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None,
+              size: int | None) -> torch.Tensor:
         info = self.loss_info
         if info is None or not info.groups:
-            return self.loss(logits, labels, batch["teacher"]) if info is not None and info.teacher else \
+            return self.loss(logits, labels, teacher) if info is not None and info.teacher else \
                 self.loss(logits, labels)
-        size = batch.get("group_size")
-        check_batches(info, len(logits), size, batch.get("teacher") is not None)
+        check_batches(info, len(logits), size, teacher is not None)
         logits, labels = logits.view(-1, size), labels.view(-1, size)
-        if not info.teacher:
+        if not info.teacher or teacher is None:
             return self.loss(logits, labels)
-        return self.loss(logits, labels, batch["teacher"].view(-1, size))
+        return self.loss(logits, labels, teacher.view(-1, size))
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Check the loss and gradients (one sync), log the learning rate of this step and the gradient norm

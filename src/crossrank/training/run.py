@@ -87,7 +87,7 @@ def build(cfg: DictConfig) -> TrainingRun:
     module = CrossEncoderModule(scorer=scorer, loss=hydra.utils.instantiate(cfg.loss),
                                 optimizer=hydra.utils.instantiate(cfg.optimizer),
                                 scheduler=hydra.utils.instantiate(cfg.scheduler),
-                                val_relevance_level=datamodule.spec.level,
+                                val_relevance_level=datamodule.val_level,
                                 on_nonfinite=cfg.get("on_nonfinite", "stop"))
     callbacks = [c for c in (hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c) if c]
     callbacks.append(SaveOnInterrupt(str(out / "checkpoints")))

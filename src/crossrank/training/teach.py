@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crossrank.data.candidates import first_stage
+import numpy as np
+
+from crossrank.data.candidates import commands_first_stage, first_stage
 from crossrank.data.sources import Source, load_source
 from crossrank.data.trec import read_run, trec_lines
 from crossrank.errors import ConfigError
 from crossrank.evaluation.metrics import RunDict
 from crossrank.files import write_text
-from crossrank.models.teachers import load_teacher, score_pairs
+from crossrank.models.teachers import load_teacher, score_many
 
 Pairs = list[tuple[str, str]]
 
@@ -28,7 +30,7 @@ Pairs = list[tuple[str, str]]
 def teacher_pairs(source: Source, depth: int | None = 100) -> Pairs:
     """(qid, pid) pairs to score: each query's top ``depth`` candidates, then its judged passages with text."""
     qrels = source.qrels()
-    candidates = first_stage(source, None, depth)
+    candidates = first_stage(source, None, depth, commands_first_stage())
     wanted = [(qid, pid) for qid in sorted(set(candidates) | set(qrels))
               for pid in [p for p, _ in candidates.get(qid, [])] + sorted(qrels.get(qid, {}))]
     texts = source.passages({pid for _, pid in wanted})
@@ -36,8 +38,9 @@ def teacher_pairs(source: Source, depth: int | None = 100) -> Pairs:
 
 
 def teacher_scores(source: Source, teacher: str, pairs: Pairs, what: str = "--teacher") -> tuple[RunDict, str]:
-    """The teacher's score of each pair it scores, and its tag: a model (:func:`load_teacher`), or ``run:FILE``
-    (the scores an existing TREC run gives those pairs; pairs it lacks are left out)."""
+    """The teacher's score of each pair it scores, and its tag: a model (:func:`load_teacher`; each passage's text
+    fetched once, a batch at a time, :func:`~crossrank.models.teachers.score_many`), or ``run:FILE`` (the scores an
+    existing TREC run gives those pairs; pairs it lacks are left out)."""
     if teacher.startswith("run:"):
         given = Path(teacher[4:])
         if not given.is_file():
@@ -51,7 +54,15 @@ def teacher_scores(source: Source, teacher: str, pairs: Pairs, what: str = "--te
             raise ConfigError(f"{what}: {given} scores none of {source.name}'s pairs")
         return run, given.stem
     fn, tag = load_teacher(teacher, what)
-    return score_pairs(fn, pairs, source.queries(), source.passages({pid for _, pid in pairs})), tag
+    qids, q_index = np.unique(np.asarray([q for q, _ in pairs], dtype=object), return_inverse=True)
+    pids, p_index = np.unique(np.asarray([p for _, p in pairs], dtype=object), return_inverse=True)
+    queries = source.queries()
+    scores = score_many(fn, [queries[q] for q in qids.tolist()], q_index, pids.tolist(), p_index, source.passages)
+    scored: RunDict = {}
+    for (qid, pid), score in zip(pairs, scores.tolist()):
+        if score == score:  # NaN: the passage has no text
+            scored.setdefault(qid, {})[pid] = score
+    return scored, tag
 
 
 def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
