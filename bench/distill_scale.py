@@ -15,6 +15,7 @@ fresh <= 20 minutes and 8 GB, cached <= 5 minutes and 6 GB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -43,10 +44,8 @@ def tree_rss(pid: int) -> int:
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        try:
+        with contextlib.suppress(OSError, IndexError, ValueError):  # a process that ended meanwhile
             total += int((Path("/proc") / str(p) / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            pass
         todo += children.get(p, [])
     return total
 

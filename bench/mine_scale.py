@@ -104,9 +104,9 @@ def main() -> int:
                            "negatives": summary["negatives"]}
         print(f"{n:>7} queries {figures[str(n)]}", flush=True)
     sizes = [figures[str(n)] for n in args.queries]
-    figures["memory_growth_gb_per_million_pairs"] = round(
-        (sizes[-1]["peak_rss_gb"] - sizes[0]["peak_rss_gb"]) / max(1e-9, (sizes[-1]["pairs"] - sizes[0]["pairs"]) / 1e6),
-        3)
+    grown = sizes[-1]["peak_rss_gb"] - sizes[0]["peak_rss_gb"]
+    more = max(1e-9, (sizes[-1]["pairs"] - sizes[0]["pairs"]) / 1e6)
+    figures["memory_growth_gb_per_million_pairs"] = round(grown / more, 3)
     figures["passages"] = args.passages
     save_results("mine_scale", figures, note="crossrank mine over a generated 1M-passage folder, a tiny bi-encoder "
                                              "teacher (the pipeline's speed, not a model's); peak RSS per run")

@@ -147,6 +147,34 @@ def bm25_table(runs: list[tuple[str, dict]]) -> list[str]:
     return lines + [f"| {what} | {each(runs, get)} |" for what, get in rows]
 
 
+def distill_table(runs: list[tuple[str, dict]]) -> list[str]:
+    f = runs[0][1]["figures"]
+    lines = [f"distill_baseline at MS MARCO's size (generated stand-in read through ir_datasets; {f['pairs']}): "
+             f"train.py to its first step on 2 CPU cores, peak RSS of the whole process tree; {where(runs)}.", "",
+             "| run | minutes | peak RSS (GB) | target |", "|---|---:|---:|---|"]
+    for name in ("fresh", "cached"):
+        target = f["targets"][name]
+        minutes = each(runs, lambda g, n=name: format(g[n]["minutes"], ".2f"))
+        peak = each(runs, lambda g, n=name: format(g[n]["peak_tree_gb"], ".2f"))
+        lines.append(f"| {name} | {minutes} | {peak} | <= {target['minutes']} min, <= {target['peak_gb']} GB |")
+    return lines
+
+
+def mine_table(runs: list[tuple[str, dict]]) -> list[str]:
+    f = runs[0][1]["figures"]
+    sizes = [k for k in f if k.isdigit()]
+    lines = [f"crossrank mine over a generated {f['passages']:,}-passage collection (tiny bi-encoder teacher: the "
+             f"pipeline's speed); {where(runs)}.", "", "| queries | pairs | pairs/s | peak RSS (GB) |",
+             "|---:|---:|---:|---:|"]
+    for k in sizes:
+        speed = each(runs, lambda g, k=k: format(g[k]["pairs_per_second"], ","))
+        peak = each(runs, lambda g, k=k: format(g[k]["peak_rss_gb"], ".2f"))
+        lines.append(f"| {int(k):,} | {f[k]['pairs']:,} | {speed} | {peak} |")
+    lines.append(f"| growth | | | {each(runs, lambda g: str(g['memory_growth_gb_per_million_pairs']))} GB per "
+                 "million pairs |")
+    return lines
+
+
 def transcribed_table(runs: list[tuple[str, dict]]) -> list[str]:
     lines = []
     for name, result in runs:
@@ -159,7 +187,8 @@ def transcribed_table(runs: list[tuple[str, dict]]) -> list[str]:
 
 TABLES = {"rerank_throughput-cpu": rerank_table, "train_throughput-cpu-32": train_table,
           "rerank_memory": memory_table, "data_scale": scale_table, "backend_ndcg": backend_table,
-          "nanobeir_eval-cpu": nanobeir_table, "bm25_scale": bm25_table,
+          "nanobeir_eval-cpu": nanobeir_table, "bm25_scale": bm25_table, "distill_scale": distill_table,
+          "mine_scale": mine_table,
           "gpu_h100_transcribed": transcribed_table}
 
 

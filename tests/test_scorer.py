@@ -96,3 +96,19 @@ def test_cuda_bf16_training_with_workers_fused_adamw_and_clipping(tmp_path: Path
     assert trainer.global_step == 20
     assert module.loss_history and all(np.isfinite(h["loss"]) for h in module.loss_history)
     assert not torch.equal(before, scorer.model.classifier.weight.detach().cpu())
+
+
+def test_the_tokenizer_digest_is_the_same_before_and_after_the_tokenizer_is_used(tiny_model_dir) -> None:
+    """The fast tokenizer keeps the truncation and padding of its last call in its definition: the digest leaves
+    them out, so stored scores are reused by the next evaluation (they were all scored again)."""
+    from transformers import AutoTokenizer
+
+    from crossrank.models.digest import tokenizer_digest
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    before = tokenizer_digest(tokenizer)
+    tokenizer(["a query"], ["a passage"], truncation="only_second", max_length=16, padding=True)
+    assert tokenizer_digest(tokenizer) == before
+    other = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    other.add_tokens(["zzzyyyxxx"])
+    assert tokenizer_digest(other) != before  # another vocabulary: another digest

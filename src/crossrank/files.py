@@ -64,6 +64,15 @@ def _swap_in(tmp: Path, dest: Path) -> Path | None:
     return old
 
 
+def move_into_place(built: Path, dest: Path) -> None:
+    """A finished folder built elsewhere on the same file system (under a name known only once it is built, as a
+    cache keyed by files the build downloads) put at ``dest`` in one step; an earlier ``dest`` is replaced."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    previous = _swap_in(built, dest)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -150,3 +159,18 @@ def cache_root() -> Path:
     import os
 
     return Path(os.environ.get("CROSSRANK_CACHE") or Path(os.environ.get("HOME", ".")) / ".cache" / "crossrank")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if need be) for the block: processes that build the same cached
+    thing (DDP ranks on a cold cache, two runs) take turns, and the later ones find it built."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

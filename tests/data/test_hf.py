@@ -35,8 +35,8 @@ def test_each_kept_row_gives_its_positive_and_every_negative(tmp_path: Path) -> 
     kept = [r for r in rows[:40] if not r["has_instruction"]]
     assert len(train) == sum(1 + len(r["negative_passages"]) for r in kept) and sum(train["label"]) == len(kept)
     by_query = {}
-    for example in data.train_examples().texts(0, len(train)):  # the texts, fetched from the rows
-        by_query.setdefault(example["qid"], []).append((example["pid"], example["passage"], example["label"]))
+    for q, p, text, label in zip(train["qid"], train["pid"], train["passage"], train["label"]):  # texts kept inline
+        by_query.setdefault(q, []).append((p, text, label))
     for row in kept:
         got = by_query[row["query_id"]]
         assert [(p["docid"], p["text"], 1.0) for p in row["positive_passages"]] == [g for g in got if g[2] == 1.0]

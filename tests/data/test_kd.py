@@ -50,6 +50,41 @@ def test_a_malformed_triple_names_its_line(tmp_path: Path) -> None:
     path.write_text("1.0\t0.5\tq\tp\tn\n1.0\t0.5\tq\tp\n")
     with pytest.raises(DataError, match=r"t.tsv:2: expected 5 tab-separated columns"):
         teacher_tables(path)
+    good = "".join(f"{i % 7}.5\t-{i % 5}.25\t{i // 80}\t{i // 80 + 1000}\t{i + 5000}\n" for i in range(300_000))
+    path.write_text(good + "1.0\t0.5\t7\t8\n" + good)  # MS MARCO's integer ids, the bad line deep in the file
+    with pytest.raises(DataError, match=r"t.tsv:300001: expected 5 tab-separated columns .*, found 4$"):
+        teacher_tables(path)
+    path.write_text(good + "1.0\tinf\t7\t8\t9\n")
+    with pytest.raises(DataError, match=r"t.tsv:300001: score 'inf' is not a finite number"):
+        teacher_tables(path)
+    path.write_text("")
+    with pytest.raises(DataError, match=r"t.tsv: the file is empty"):
+        teacher_tables(path)
+
+
+def test_teacher_scores_are_averaged_alike_for_integer_and_text_ids(tmp_path: Path) -> None:
+    """MS MARCO's integer ids take the numpy path, other ids Arrow's grouping: the same pairs, the same means (a
+    pair on several lines, or a positive on some lines and a negative on others, gets one mean over all of them)."""
+    import random
+
+    from crossrank.data.kd import teacher_tables
+
+    rng = random.Random(0)
+    rows = [(round(rng.uniform(-9, 9), 4), round(rng.uniform(-9, 9), 4), rng.randrange(40), rng.randrange(90),
+             rng.randrange(90)) for _ in range(5000)]
+    expected: dict[tuple[str, str], list[float]] = {}
+    for a, b, q, p, n in rows:
+        expected.setdefault((str(q), str(p)), []).append(a)
+        expected.setdefault((str(q), str(n)), []).append(b)
+    for prefix in ("", "d"):
+        path = tmp_path / f"t{prefix}.tsv"
+        path.write_text("".join(f"{a}\t{b}\t{prefix}{q}\t{prefix}{p}\t{prefix}{n}\n" for a, b, q, p, n in rows))
+        run, qrels = teacher_tables(path)
+        got = {(str(r["qid"]).removeprefix(prefix), str(r["pid"]).removeprefix(prefix)): r["score"]
+               for r in run.to_pylist()}
+        assert got == pytest.approx({k: sum(v) / len(v) for k, v in expected.items()})
+        assert {(str(r["qid"]).removeprefix(prefix), str(r["pid"]).removeprefix(prefix)) for r in qrels.to_pylist()} \
+            == {(str(q), str(p)) for _, _, q, p, _ in rows}
 
 
 @pytest.mark.parametrize("loss", ["margin_mse", "mse"])

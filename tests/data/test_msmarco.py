@@ -118,3 +118,25 @@ def test_bm25_first_stage_retrieves_from_the_whole_collection(msmarco: Path, tmp
         expected = bm25s_order(msmarco, source.queries()[qid], all_pids, 3)
         assert [p for p, _ in items] == [p for p, _ in expected]
         assert [s for _, s in items] == pytest.approx([s for _, s in expected], rel=1e-6)
+
+
+def test_the_bm25_index_is_kept_under_its_collection_alone(tmp_path: Path) -> None:
+    """ir_datasets extracts collection.tsv from its tarball during the first index build: the index is found by the
+    next run, and a later download beside it (another file of msmarco-passage/) does not rebuild it."""
+    root = write_msmarco()
+    collection = (root / "collection.tsv").read_bytes()
+    (root / "collection.tsv").unlink()
+    with tarfile.open(root / "collectionandqueries.tar.gz", "w:gz") as tar:  # where ir_datasets keeps the download
+        info = tarfile.TarInfo("collection.tsv")
+        info.size = len(collection)
+        tar.addfile(info, io.BytesIO(collection))
+    how = FirstStage(cache_dir=tmp_path)
+    first = first_stage(IRDatasetsSource("msmarco-passage/dev/small"), None, 3, how)
+    assert (root / "collection.tsv").is_file()  # extracted during the build
+    (root / "medmarco.qids").write_text("1\n")  # another download of the same dataset
+    again = first_stage(IRDatasetsSource("msmarco-passage/trec-dl-2019/judged"), None, 3, how)
+    assert len(list((tmp_path / "index").glob("*/done"))) == 1 and first and again
+    with (root / "collection.tsv").open("a") as f:
+        f.write("999999\tcompare solar panels aspect0 solar panels\n")
+    first_stage(IRDatasetsSource("msmarco-passage/dev/small"), None, 3, how)
+    assert len(list((tmp_path / "index").glob("*/done"))) == 2  # a changed collection: a new index

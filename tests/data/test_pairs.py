@@ -111,3 +111,15 @@ def test_negatives_come_from_the_candidate_depth_only() -> None:
     rows = rows_of(pair_table(["q"], qrels, as_arrow(candidates), PairSpec(negatives_per_query=None,
                                                                             candidate_depth=3)))
     assert [p for _, p, y in rows if y == 0] == ["p1", "p2"]
+
+
+def test_teacher_scores_from_the_source_refuse_negatives_it_did_not_score() -> None:
+    from crossrank.data.pairs import check_teacher
+    from crossrank.errors import ConfigError
+
+    check_teacher("source", "first_stage", "auto")
+    check_teacher("teacher.run", "mined", "bm25")  # a teacher run of its own: any negatives
+    with pytest.raises(ConfigError, match=r"^data.first_stage: bm25 retrieves negatives the source's run"):
+        check_teacher("source", "first_stage", "bm25")
+    with pytest.raises(ConfigError, match=r"^data.negatives: mined negatives are not in the source's run"):
+        check_teacher("source", "mined", "auto")

@@ -114,6 +114,11 @@ def test_a_negatives_epoch_uses_every_negative_once() -> None:
     for _ in range(2):
         seen = [tuple(b[i: i + 2]) for b in sampler for i in range(0, len(b), 2)]
         assert sorted(seen) == sorted((pos, n) for pos, negs in pairs for n in negs)
+    blocks = sampler._every_negative(block=2)  # a few queries at a time, as at MS MARCO's size
+    assert sorted(map(tuple, blocks.tolist())) == sorted((pos, n) for pos, negs in pairs for n in negs)
     triples = [(0, [1, 2, 3, 4, 5])]
     rows = [r for b in GroupBatchSampler(triples, group_size=3, batch_size=3, epoch="negatives") for r in b]
     assert len(rows) == 9 and rows[0::3] == [0, 0, 0] and set(rows) - {0} == {1, 2, 3, 4, 5}  # last group filled
+    two = [(0, [1, 2, 3]), (10, [11, 12, 13, 14, 15]), (20, [21])]
+    filled = GroupBatchSampler(two, group_size=3, batch_size=3, epoch="negatives")._every_negative(block=2)
+    assert all(row[0] // 10 == n // 10 for row in filled.tolist() for n in row[1:])  # fills from the same query

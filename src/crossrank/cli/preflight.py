@@ -10,9 +10,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from crossrank.data.candidates import FirstStage, check_order
 from crossrank.data.irds import IRDatasetsSource
 from crossrank.data.local import LocalSource
-from crossrank.data.pairs import TEACHER_IN_SOURCE, check_negatives
+from crossrank.data.pairs import TEACHER_IN_SOURCE, check_negatives, check_teacher
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.errors import ConfigError, DataError
 from crossrank.evaluation.spec import SUITE_RANKINGS, EvalSet, eval_sets
@@ -58,6 +59,7 @@ def check_eval_set(spec: EvalSet) -> None:
     check_source(source, spec.run_path)
     if isinstance(source, IRDatasetsSource):
         source.queries()
+    check_order(source, spec.first_stage_settings(), spec.depth, ordered=True)  # first_stage=run without scores
     for name, path in spec.compare_runs.items():
         if not Path(path).is_file():
             raise DataError(f"eval.compare_runs.{name}: {path}: file not found")
@@ -111,6 +113,8 @@ def check_loss_data(cfg: DictConfig, data: dict[str, Any], source: Source) -> No
     if data.get("teacher_run") == TEACHER_IN_SOURCE and not source.has_run():
         raise ConfigError(f"data.teacher_run: source: {source.name} has no run to take teacher scores from")
     check_negatives(str(data.get("negatives") or "first_stage"), data.get("mined_run"))
+    check_teacher(data.get("teacher_run"), str(data.get("negatives") or "first_stage"),
+                  str(data.get("first_stage") or "auto"))
     if data.get("mined_run") and not Path(str(data["mined_run"])).expanduser().is_file():
         raise ConfigError(f"data.mined_run: {data['mined_run']} does not exist")
 
@@ -128,6 +132,9 @@ def check_train(cfg: DictConfig) -> list[EvalSet]:
                              hf=data.get("hf"))
     check_source(source, data.get("run_path"))
     check_loss_data(cfg, data, source)
+    pairs = data.get("pairs") or {}
+    how = FirstStage(str(data.get("first_stage") or "auto"), key="data.first_stage")
+    check_order(source, how, None, ordered=bool(pairs.get("val_queries")))  # a cut is found when the lists are read
     val_source = data.get("val_source")
     if val_source:
         fields = val_source_config(val_source)[0]

@@ -99,8 +99,10 @@ class BM25Index:
 
     def score(self, query: str, pids: Sequence[str]) -> np.ndarray:
         """BM25 scores of ``pids`` for ``query`` (0 for a passage without a matching term or not in the index)."""
-        wanted = np.array([p.encode() for p in pids], dtype=self.pids.dtype) if len(pids) else np.array([], "S1")
-        rows = self.rows(wanted)
+        encoded = [p.encode() for p in pids]
+        too_long = np.array([len(e) > self.pids.dtype.itemsize for e in encoded], dtype=bool)
+        wanted = np.array(encoded, dtype=self.pids.dtype) if len(pids) else np.array([], "S1")  # cut at the width
+        rows = np.where(too_long, -1, self.rows(wanted))  # an id longer than any indexed one is not indexed
         out = np.zeros(len(pids), dtype=np.float64)
         ids = self._query_ids([query])[0]
         if ids and len(pids):
@@ -149,7 +151,9 @@ def write_index(passages: Iterable[tuple[str, str]], folder: Path, settings: BM2
         pids.append(np.array([p.encode() for p in ids]))
         n_docs += len(texts)
     if not n_docs:
-        raise ValueError("BM25Index: no passages to index")
+        from crossrank.errors import DataError
+
+        raise DataError("BM25: the collection has no passage to index")
     folder.mkdir(parents=True, exist_ok=True)
     doc_len = np.concatenate(lengths)
     df = np.zeros(len(vocab) + 1, dtype=np.int64)  # + bm25s' empty token, which no passage holds

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import logging
+import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,11 +27,13 @@ from crossrank.data.bm25 import BM25Index, BM25Settings, library_settings
 from crossrank.data.sources import Source
 from crossrank.data.trec import RunRow, group_run, order_key, read_run, trec_lines
 from crossrank.errors import ConfigError, DataError
-from crossrank.files import atomic_path, cache_root, write_text
+from crossrank.files import cache_root, file_lock, move_into_place, write_text
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "run", "bm25")
+#: How deep BM25 retrieves when no depth is given (``depth: null``): as deep as the official candidate lists.
+RETRIEVAL_DEPTH = 1000
 Candidates = Mapping[str, list[tuple[str, float]]]
 
 
@@ -61,12 +64,12 @@ def first_stage(source: Source, qids: Collection[str] | None = None, depth: int 
     picked in Arrow (:mod:`crossrank.data.runfile`); any doubt goes back to the line-by-line reader, which names
     the bad line."""
     if how.mode == "bm25" or not source.has_run():
-        return bm25_run(source, qids, depth or 1000, how)
+        return bm25_run(source, qids, depth or RETRIEVAL_DEPTH, how)
     candidates = run_candidates(source, qids)
-    first = next((items for items in candidates.values() if len(items) > 1), None)
+    first = next((candidates[q] for q, n in lengths(candidates).items() if n > 1), None)
     if first is None or not unscored(first):
         return cut(candidates, depth)
-    longest = max((len(items) for items in candidates.values()), default=0)
+    longest = max(lengths(candidates).values(), default=0)
     if not ordered and (depth is None or longest <= depth):
         return candidates  # every candidate is kept, in no particular order
     refuse_unordered(source, how, depth if depth is not None and longest > depth else None)
@@ -88,9 +91,44 @@ def run_candidates(source: Source, qids: Collection[str] | None) -> Candidates:
     return group_run(source.iter_run(), qids, None)
 
 
+def lengths(candidates: Candidates) -> dict[str, int]:
+    """How many candidates each query has (read off an Arrow table's spans: no list is made)."""
+    from crossrank.data.runfile import ArrowCandidates
+
+    if isinstance(candidates, ArrowCandidates):
+        cap = candidates.depth if candidates.depth is not None else None
+        return {q: (end - start if cap is None else min(end - start, cap)) for q, (start, end) in
+                candidates.spans.items()}
+    return {q: len(items) for q, items in candidates.items()}
+
+
+def ordered_subset(source: Source, candidates: Candidates, qids: Collection[str], depth: int | None,
+                   how: FirstStage) -> Candidates:
+    """The candidates of ``qids`` only, in a real order (BM25's where the run has no scores) and cut at ``depth``:
+    what validation reports as a first stage, without ordering every training query's list."""
+    chosen = {q: candidates[q] for q in qids if q in candidates}
+    first = next((items for items in chosen.values() if len(items) > 1), None)
+    if first is None or not unscored(first):
+        return {q: items[:depth] if depth is not None else items for q, items in chosen.items()}
+    refuse_unordered(source, how, depth)
+    return dict(order_by_bm25(iter(chosen.items()), collection_index(source, how), source.queries(), depth))
+
+
 def unscored(items: list[tuple[str, float]]) -> bool:
     """Whether a query's candidates carry no scores: more than one, all tied."""
     return len(items) > 1 and all(score == items[0][1] for _, score in items)
+
+
+def check_order(source: Source, how: FirstStage, depth: int | None, ordered: bool) -> None:
+    """Before any work: ``first_stage: run`` on a run without scores that will be cut or reported is refused now
+    (the first query with two or more candidates tells), not after a training run."""
+    if how.mode != "run" or not source.has_run() or (depth is None and not ordered):
+        return
+    for _, items in grouped(source.iter_run(), source.name):
+        if len(items) > 1:
+            if unscored(items):
+                refuse_unordered(source, how, depth)
+            return
 
 
 def refuse_unordered(source: Source, how: FirstStage, depth: int | None) -> None:
@@ -124,21 +162,33 @@ def order_by_bm25(groups: Iterator[tuple[str, list[tuple[str, float]]]], index: 
 
 
 def collection_index(source: Source, how: FirstStage) -> BM25Index:
-    """The BM25 index of the source's collection, from ``how.cache_dir`` when it was built before (keyed by the
-    collection alone, so the subsets of one collection share it)."""
+    """The BM25 index of the source's collection, from ``how.cache_dir`` when it was built before: keyed by the
+    collection alone (its file), so the subsets of one collection share it, and kept under the key the files give
+    once it is built (a first build that downloads the collection is found by the next run)."""
     if how.cache_dir is None:
         log.info("%s: indexing the collection with BM25 (not kept: no cache folder)", source.name)
         return BM25Index.build(source.iter_passages(), settings=how.bm25)
-    key = json.dumps([source.collection_key(), asdict(how.bm25), library_settings()], sort_keys=True)
-    folder = Path(how.cache_dir) / "index" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    if (folder / "done").is_file():
-        return BM25Index(folder)
-    log.info("%s: indexing the collection with BM25 into %s (once)", source.name, folder)
-    with atomic_path(folder, folder=True) as tmp:
-        BM25Index.build(source.iter_passages(), tmp, how.bm25)
-        (tmp / "key.json").write_text(key)
-        (tmp / "done").touch()
-    return BM25Index(folder)
+    root = Path(how.cache_dir) / "index"
+
+    def folder() -> tuple[Path, str]:
+        key = json.dumps([source.collection_key(), asdict(how.bm25), library_settings()], sort_keys=True)
+        return root / hashlib.sha256(key.encode()).hexdigest()[:16], key
+
+    found, _ = folder()
+    if (found / "done").is_file():
+        return BM25Index(found)
+    with file_lock(root / f".{found.name}.lock"):  # DDP ranks, or two runs: one builds, the others wait and read it
+        found, _ = folder()
+        if (found / "done").is_file():
+            return BM25Index(found)
+        log.info("%s: indexing the collection with BM25 under %s (once)", source.name, root)
+        with tempfile.TemporaryDirectory(dir=root, prefix="building-") as tmp:
+            BM25Index.build(source.iter_passages(), Path(tmp) / "index", how.bm25)
+            found, key = folder()  # after the build, which may have downloaded the collection
+            ((Path(tmp) / "index") / "key.json").write_text(key)
+            ((Path(tmp) / "index") / "done").touch()
+            move_into_place(Path(tmp) / "index", found)
+    return BM25Index(found)
 
 
 def bm25_run(source: Source, qids: Collection[str] | None, depth: int, how: FirstStage) -> Candidates:
@@ -168,7 +218,7 @@ def bm25_run(source: Source, qids: Collection[str] | None, depth: int, how: Firs
 def name_of(source: Source, how: FirstStage, depth: int | None, reordered: bool) -> str:
     """What a first stage is, in words (``metrics.json``'s ``first_stage_name``)."""
     if how.mode == "bm25" or not source.has_run():
-        return f"{how.bm25.describe()}, top {depth or 1000} of {source.name}'s collection"
+        return f"{how.bm25.describe()}, top {depth or RETRIEVAL_DEPTH} of {source.name}'s collection"
     if reordered:
         return f"{source.name}'s run (no scores), ordered by {how.bm25.describe()} over its collection"
     return f"{source.name}'s run"
@@ -179,17 +229,24 @@ class RunRows:
     without scores ordered by BM25 first (``first_stage: auto``) or refused (``run``). ``name`` says which, once the
     first group is read."""
 
-    def __init__(self, source: Source, depth: int | None, how: FirstStage) -> None:
+    def __init__(self, source: Source, depth: int | None, how: FirstStage, qids: Collection[str] | None = None) -> None:
         self.source, self.depth, self.how = source, depth, how
+        self.qids = set(qids) if qids is not None else None  # only these queries (before any ordering)
         self.name = name_of(source, how, depth, reordered=False)
 
     def __iter__(self) -> Iterator[RunRow]:
         groups = grouped(self.source.iter_run(), self.source.name)
-        first = next(groups, None)
-        if first is None:
+        if self.qids is not None:
+            groups = (g for g in groups if g[0] in self.qids)
+        seen = []
+        for group in groups:  # up to the first list of two or more: what tells whether the run has scores
+            seen.append(group)
+            if len(group[1]) > 1:
+                break
+        if not seen:
             return
-        groups = itertools.chain([first], groups)
-        if unscored(first[1]):
+        groups = itertools.chain(seen, groups)
+        if unscored(seen[-1][1]):
             refuse_unordered(self.source, self.how, self.depth)
             self.name = name_of(self.source, self.how, self.depth, reordered=True)
             index = collection_index(self.source, self.how)

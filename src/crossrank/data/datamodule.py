@@ -18,10 +18,10 @@ from torch.utils.data import DataLoader, Sampler
 from crossrank.data.bm25 import BM25Settings
 from crossrank.data.candidates import FirstStage
 from crossrank.data.collate import PairCollator, length_sorted
-from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching, check_negatives
+from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, check_batching, check_negatives, check_teacher
 from crossrank.data.pairsets import PairSets
 from crossrank.data.sampling import GroupBatchSampler, Groups, PairBatchSampler, check_epoch
-from crossrank.data.sources import Source, declared_level, graded_level_warning, load_source
+from crossrank.data.sources import Source, declared_level, load_source
 from crossrank.data.texts import PairTexts
 from crossrank.data.trec import Qrels
 from crossrank.errors import DataError
@@ -85,6 +85,7 @@ class PairDataModule(L.LightningDataModule):
         check_batching(batch_size, group_size, length_grouped)
         self.epoch = check_epoch(epoch, group_size)
         check_negatives(negatives, mined_run)
+        check_teacher(teacher_run, negatives, first_stage)
         self.mined_run = str(Path(mined_run).expanduser()) if mined_run else None
         self.group_size = group_size
         self.teacher_run = (teacher_run if teacher_run == TEACHER_IN_SOURCE else
@@ -110,6 +111,7 @@ class PairDataModule(L.LightningDataModule):
         self.val_qrels: Qrels = {}
         self._source: Source | None = None
         self.val_level = 1  # the relevance level of the validation judgments (set by build)
+        self.about: str | None = None  # what the source says of the rows it read (set by build)
 
     # -- building ---------------------------------------------------------------------------
     def source(self) -> Source:
@@ -125,11 +127,11 @@ class PairDataModule(L.LightningDataModule):
         source = self.source()
         if self.spec.min_relevance is None:  # the folder's dataset.yaml may declare it (TREC DL: 2)
             self.spec = replace(self.spec, min_relevance=declared_level(source))
-        graded_level_warning(source.qrels(), self.spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
         builder = PairSets(source, self.spec, self.val_depth, self.how, self.val_source_cfg, self.mined_run,
                            self.teacher_run)
         self.val_level = builder.val_level
         self.train_dataset, self.val_dataset, self.val_qrels = builder.load_or_build(self.cache_dir)
+        self.about = builder.about
 
     def setup(self, stage: str | None = None) -> None:
         self.build()
@@ -152,21 +154,21 @@ class PairDataModule(L.LightningDataModule):
 
         table = self.train_dataset.data.table
         codes = pc.dictionary_encode(table.column("qid")).combine_chunks().indices.to_numpy(zero_copy_only=False)
-        positive = table.column("label").to_numpy() > 0
+        positive = pc.greater(table.column("label"), 0).to_numpy(zero_copy_only=False)
         count = int(codes.max()) + 1 if len(codes) else 0
-        negatives = np.flatnonzero(~positive)
-        order = np.argsort(codes[negatives], kind="stable")  # each query's negatives, in row order
-        offsets = np.r_[0, np.cumsum(np.bincount(codes[negatives], minlength=count))].astype(np.int64)
+        negatives = np.flatnonzero(~positive).astype(np.int32)
+        neg_codes = codes[negatives]
+        offsets = np.r_[0, np.cumsum(np.bincount(neg_codes, minlength=count))].astype(np.int64)
+        negatives = negatives[np.argsort(neg_codes, kind="stable")]  # each query's negatives, in row order
+        del neg_codes
         has_negative = np.diff(offsets) > 0
         rows = np.flatnonzero(positive)
         rows = rows[has_negative[codes[rows]]]
-        # groups in the order their queries first appear, positives in row order (as the training has always drawn)
-        first = np.full(count, len(codes), dtype=np.int64)
-        np.minimum.at(first, codes, np.arange(len(codes)))
-        rows = rows[np.lexsort((rows, first[codes[rows]]))]
+        # groups in the order their queries first appear (dictionary_encode numbers them so), positives in row order
+        rows = rows[np.lexsort((rows, codes[rows]))]
         if not len(rows):
             raise DataError("data.group_size: no training query has both a positive and a negative")
-        return Groups(rows.astype(np.int64), codes[rows].astype(np.int64), offsets, negatives[order].astype(np.int64))
+        return Groups(rows.astype(np.int64), codes[rows].astype(np.int64), offsets, negatives)
 
     def has_validation(self) -> bool:
         """True when there are validation candidates and judgments to compute metrics on."""
@@ -269,7 +271,8 @@ class PairDataModule(L.LightningDataModule):
         head = examples[:n] if isinstance(examples, datasets.Dataset) else _columns(examples.texts(0, n))
         cfg = self.source_cfg
         if cfg["kind"] == "hf":
-            origin, name = self.source().describe(), cfg["name"] or cfg["hf"]["path"]  # type: ignore[attr-defined]
+            origin = self.about or f"the Hugging Face dataset `{cfg['hf']['path']}`"
+            name = cfg["name"] or cfg["hf"]["path"]
         else:
             origin = (f"ir_datasets `{cfg['dataset_id']}`" if cfg["kind"] == "ir_datasets"
                       else f"local folder `{cfg['path']}`")

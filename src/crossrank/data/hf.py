@@ -15,6 +15,7 @@ folder holding the dataset's parquet files (read with the ``parquet`` builder, w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -123,16 +124,21 @@ class HFSource:
         if self._read is None:
             read = _Rows(self.format)
             wanted = dict(self.filter or {})
-            for row in load_rows(self.path, self.split, self.rows, self.revision, self.local):
-                if self.rows is not None and read.seen >= self.rows:
-                    break
-                read.seen += 1
-                missing = [k for k in wanted if k not in row]
-                if missing:
-                    raise ConfigError(f"data.hf.filter.{missing[0]}: {self.path} has no column {missing[0]!r} "
-                                      f"(columns: {', '.join(row)})")
-                if all(row[k] == v for k, v in wanted.items()):
-                    read.add(row)
+            with offline_as_one_line(self.path):  # rows are streamed: a download can fail at any row
+                for row in load_rows(self.path, self.split, self.rows, self.revision, self.local):
+                    if self.rows is not None and read.seen >= self.rows:
+                        break
+                    read.seen += 1
+                    missing = [k for k in wanted if k not in row]
+                    if missing:
+                        raise ConfigError(f"data.hf.filter.{missing[0]}: {self.path} has no column {missing[0]!r} "
+                                          f"(columns: {', '.join(row)})")
+                    if all(row[k] == v for k, v in wanted.items()):
+                        try:
+                            read.add(row)
+                        except KeyError as e:
+                            raise DataError(f"data.hf.format: {read.shape} rows need the column {e.args[0]!r} "
+                                            f"({self.path} has {', '.join(row)})") from None
             if not read.kept:
                 raise DataError(f"data.hf: no row of {self.path} ({self.split}) is left after data.hf.filter")
             log.info("%s: %d rows kept of %d read (%s format), %d queries, %d passages", self.name, read.kept,
@@ -147,21 +153,27 @@ def parquet_files(folder: Path) -> list[Path]:
 
 def load_rows(path: str, split: str, rows: int | None, revision: str | None, local: Path | None) -> Iterable[dict]:
     """The rows of ``split``: a local folder's parquet files, or the hub dataset (streamed when only its first rows
-    are wanted). A failed download is one line naming the local alternative."""
+    are wanted)."""
+    import datasets
+
+    if local is not None:
+        files = parquet_files(local)
+        if not files:
+            raise DataError(f"data.hf.path: {local} holds no parquet file")
+        chosen = [f for f in files if f.name.startswith(f"{split}-") or f.parent.name == split] or files
+        return datasets.load_dataset("parquet", data_files={split: [str(f) for f in chosen]}, split=split,
+                                     streaming=True)
+    return datasets.load_dataset(path, split=split, revision=revision, streaming=rows is not None)
+
+
+@contextlib.contextmanager
+def offline_as_one_line(path: str) -> Iterator[None]:
+    """A failed download (when the dataset is opened, or as its rows stream) as one line naming the local way."""
     import datasets
 
     try:
-        if local is not None:
-            files = parquet_files(local)
-            if not files:
-                raise DataError(f"data.hf.path: {local} holds no parquet file")
-            chosen = [f for f in files if f.name.startswith(f"{split}-") or f.parent.name == split] or files
-            return datasets.load_dataset("parquet", data_files={split: [str(f) for f in chosen]}, split=split,
-                                         streaming=True)
-        return datasets.load_dataset(path, split=split, revision=revision, streaming=rows is not None)
+        yield
     except (ConnectionError, OSError, datasets.exceptions.DatasetNotFoundError) as e:
-        if isinstance(e, DataError):
-            raise
         raise DataError(f"data.hf.path: cannot load {path} ({str(e).splitlines()[0][:200]}); offline, put the "
                         "dataset's parquet files in a folder and give data.hf.path=FOLDER") from None
 

@@ -87,6 +87,8 @@ class IRDatasetsSource:
     @property
     def negate_score(self) -> bool:
         handler = self.dataset.scoreddocs_handler() if self.run_path is None else None
+        while handler is not None and hasattr(handler, "_scoreddocs_handler"):  # FilteredScoredDocs: its parent's
+            handler = handler._scoreddocs_handler
         return bool(getattr(handler, "_negate_score", False))
 
     def run_file_path(self) -> Path | None:
@@ -108,12 +110,15 @@ class IRDatasetsSource:
                 return None
 
     def collection_key(self) -> str:
-        """The dataset that holds the passages (every ``msmarco-passage/*`` subset: ``msmarco-passage``) and its
-        files."""
+        """The dataset that holds the passages (every ``msmarco-passage/*`` subset: ``msmarco-passage``) and the file
+        they are read from (where the docs handler names one; else the files of that dataset's folder)."""
         import ir_datasets
 
         parent = ir_datasets.docs_parent_id(self.dataset_id) or self.dataset_id
-        return json.dumps({"ir_datasets docs": parent, "files": downloaded_files(parent, below=False)})
+        path_of = getattr(self.dataset.docs_handler(), "docs_path", None)
+        docs = Path(path_of(force=False)) if path_of is not None else None
+        files = file_stamp(docs) if docs is not None else downloaded_files(parent, below=False)
+        return json.dumps({"ir_datasets docs": parent, "files": files})
 
     def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
         queries = self.queries()

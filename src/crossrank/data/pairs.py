@@ -31,6 +31,19 @@ def check_negatives(negatives: str, mined_run: object) -> None:
         raise ConfigError("data.mined_run: is read only with data.negatives=mined")
 
 
+def check_teacher(teacher_run: object, negatives: str, first_stage: str) -> None:
+    """``data.teacher_run: source`` scores the source's own candidates: negatives from elsewhere (BM25 over the whole
+    collection, a mined run) have no score in it, which the build would find only after all its work."""
+    if teacher_run != TEACHER_IN_SOURCE:
+        return
+    if first_stage == "bm25":
+        raise ConfigError("data.first_stage: bm25 retrieves negatives the source's run does not score; "
+                          "data.teacher_run: source needs data.first_stage=auto or run")
+    if negatives == "mined":
+        raise ConfigError("data.negatives: mined negatives are not in the source's run; data.teacher_run: source "
+                          "needs data.negatives=first_stage (or score the mined run with crossrank teach)")
+
+
 @dataclass(frozen=True)
 class PairSpec:
     """How pairs are drawn from a source (all config keys under ``data.pairs``)."""
@@ -86,7 +99,8 @@ def split_queries(qrels: Qrels, spec: PairSpec, has_text: set[str] | None = None
 def pair_table(train_qids: list[str], qrels: Qrels, candidates: ArrowCandidates, spec: PairSpec,
                has_text: set[str] | None = None) -> Any:
     """The training pairs as an Arrow table ``(qid, pid, label, row)``: per query its positives, then its sampled
-    negatives; queries in ``train_qids`` order; ``row``: a negative's row in ``candidates.table`` (-1: a positive).
+    negatives; queries in ``train_qids`` order; ``row``: the pair's row in ``candidates.table`` (-1: a positive the
+    candidates do not list).
 
     A negative is a first-stage candidate (within ``candidate_depth``) judged below ``min_relevance`` or not judged
     at all. Passages without text (not in ``has_text``, when given) are skipped. The candidates stay in Arrow and
@@ -101,13 +115,16 @@ def pair_table(train_qids: list[str], qrels: Qrels, candidates: ArrowCandidates,
     judged_keys = pa.array([f"{q}\t{p}" for q, judged in qrels.items() for p, r in judged.items() if r >= level],
                            type=pa.string())
     keys = pc.binary_join_element_wise(table.column("qid"), table.column("pid"), "\t")
-    usable = ~pc.is_in(keys, value_set=judged_keys).to_numpy(zero_copy_only=False)
+    judged_row = pc.is_in(keys, value_set=judged_keys).to_numpy(zero_copy_only=False)  # a listed positive
     del keys
+    usable = ~judged_row
     if has_text is not None:
         usable &= pc.is_in(table.column("pid"), value_set=pa.array(sorted(has_text))).to_numpy(zero_copy_only=False)
     rng = random.Random(spec.seed)
+    pid_column = table.column("pid")
     out_q: list[str] = []
     pos_pids: list[str] = []
+    pos_rows: list[int] = []  # a positive's row among the candidates, -1 when it is not listed
     counts: list[tuple[int, int]] = []  # (positives, negatives) per kept query
     neg_rows: list[np.ndarray] = []
     for qid in train_qids:
@@ -117,6 +134,8 @@ def pair_table(train_qids: list[str], qrels: Qrels, candidates: ArrowCandidates,
         if spec.positives_per_query is not None and len(pos) > spec.positives_per_query:
             pos = sorted(rng.sample(pos, spec.positives_per_query))
         start, end = candidates.spans.get(qid, (0, 0))
+        listed = {pid_column[int(r)].as_py(): int(r) for r in start + np.flatnonzero(judged_row[start:end])}
+        pos_rows += [listed.get(p, -1) for p in pos]
         for depth in (candidates.depth, spec.candidate_depth):  # the lists may be deeper (validation)
             if depth is not None:
                 end = min(end, start + depth)
@@ -139,7 +158,8 @@ def pair_table(train_qids: list[str], qrels: Qrels, candidates: ArrowCandidates,
     pids = pa.concat_arrays([table.column("pid").combine_chunks().cast(pa.string()), pa.array(pos_pids, pa.string())])
     return pa.table({"qid": pa.array(out_q, pa.string()).take(np.repeat(np.arange(len(out_q)), n_pos + n_neg)),
                      "pid": pids.take(take), "label": pa.array(is_pos.astype(np.float32)),
-                     "row": pa.array(np.where(is_pos, -1, take))})
+                     "row": pa.array(np.where(is_pos, np.asarray(pos_rows, dtype=np.int64)[
+                         np.cumsum(is_pos) - 1] if pos_rows else -1, take))})
 
 
 def _within(sizes: Any) -> Any:

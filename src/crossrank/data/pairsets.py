@@ -16,18 +16,20 @@ from typing import Any
 
 import datasets
 
-from crossrank.data.candidates import FirstStage, first_stage, run_candidates
+from crossrank.data.bm25 import library_settings
+from crossrank.data.candidates import FirstStage, first_stage, ordered_subset, run_candidates
+from crossrank.data.memory import release_memory
 from crossrank.data.pairs import TEACHER_IN_SOURCE, PairSpec, pair_table, split_queries
 from crossrank.data.runfile import ArrowCandidates, as_arrow
-from crossrank.data.sources import Source, load_source, val_source_config
+from crossrank.data.sources import Source, graded_level_warning, load_source, val_source_config
 from crossrank.data.trec import Qrels, group_run, read_run
 from crossrank.errors import DataError
-from crossrank.files import atomic_path, file_stamp
+from crossrank.files import atomic_path, file_lock, file_stamp
 
 log = logging.getLogger(__name__)
 
 VAL_COLUMNS = ("qid", "pid", "query", "passage", "first_stage")
-CACHE_FORMAT = 4  # bumped when what a cached set holds changes
+CACHE_FORMAT = 5  # bumped when what a cached set holds changes
 
 
 class PairSets:
@@ -51,6 +53,7 @@ class PairSets:
         self.val_source = dict(val_source) if val_source else None
         self.mined_run = Path(mined_run) if mined_run else None
         self.teacher_run = teacher_run
+        self.about: str | None = None  # the source's own account of what was read (hub rows), kept with the set
 
     @property
     def val_level(self) -> int:
@@ -69,7 +72,8 @@ class PairSets:
         teacher = self.teacher_run if self.teacher_run in (None, TEACHER_IN_SOURCE) else \
             file_stamp(Path(str(self.teacher_run)))
         stamp = {"source": self.source.cache_key(), "spec": asdict(self.spec), "val_depth": self.val_depth,
-                 "first_stage": [self.how.mode, asdict(self.how.bm25)], "val_source": self.val_source,
+                 "first_stage": [self.how.mode, asdict(self.how.bm25), library_settings()],
+                 "val_source": self.val_source,
                  "val_files": val.cache_key() if val else None, "mined": file_stamp(self.mined_run),
                  "teacher": teacher, "format": CACHE_FORMAT}
         return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -79,9 +83,17 @@ class PairSets:
         (memory-mapped). A build is kept under the key its sources have once it is done: the first build downloads
         files (ir_datasets) that the key stamps, and every later run computes the key from them."""
         cached = cache_dir / self.cache_key() if cache_dir else None
+        if cache_dir is not None and cached is not None and not (cached / "done").exists():
+            with file_lock(cache_dir / f".{cached.name}.lock"):  # DDP ranks on a cold cache: one builds
+                return self._load_or_build(cache_dir)
+        return self._load_or_build(cache_dir)
+
+    def _load_or_build(self, cache_dir: Path | None) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
+        cached = cache_dir / self.cache_key() if cache_dir else None
         if cached is not None and (cached / "done").exists():
             log.info("loading cached pairs from %s", cached)
-            train = datasets.load_from_disk(str(cached / "train"))
+            self.about = (cached / "about.txt").read_text() if (cached / "about.txt").exists() else None
+            train = datasets.Dataset.from_file(str(cached / "train.arrow"))  # memory-mapped, nothing read yet
             # an empty dataset does not survive save_to_disk/load_from_disk: rebuild it from its columns
             val = (datasets.load_from_disk(str(cached / "val")) if (cached / "val").exists()
                    else datasets.Dataset.from_dict({c: [] for c in VAL_COLUMNS}))
@@ -91,12 +103,14 @@ class PairSets:
             return train, val, val_qrels
         cached = cache_dir / self.cache_key()
         with atomic_path(cached, folder=True) as tmp:
-            train.save_to_disk(str(tmp / "train"))
+            write_arrow(train.data.table, tmp / "train.arrow")
             if len(val):
                 val.save_to_disk(str(tmp / "val"))
             (tmp / "val_qrels.json").write_text(json.dumps(val_qrels))
+            if self.about is not None:
+                (tmp / "about.txt").write_text(self.about)
             (tmp / "done").touch()
-        return self.load_or_build(cache_dir)  # memory-mapped from the cache, as every later run reads it
+        return self._load_or_build(cache_dir)  # memory-mapped from the cache, as every later run reads it
 
     def negatives(self, candidates: Mapping[str, list[tuple[str, float]]], train_qids: set[str],
                   queries: Mapping[str, str]) -> Mapping[str, list[tuple[str, float]]]:
@@ -118,29 +132,37 @@ class PairSets:
     def build(self) -> tuple[datasets.Dataset, datasets.Dataset, Qrels]:
         source, spec = self.source, self.spec
         queries, qrels, has_text = source.queries(), source.qrels(), source.passage_ids()
+        graded_level_warning(qrels, spec.level, f"data {source.name}", "data.pairs.min_relevance=2")
+        describe = getattr(source, "describe", None)  # where the pairs come from, for the model card (hub rows)
+        self.about = describe() if describe is not None else None
         train_qids, val_qids = split_queries(qrels, spec, has_text)
         if not train_qids:
             raise DataError(f"{source.name}: no query has a judged positive (relevance >= {spec.level}) with passage "
                             "text")
         depth = None if spec.candidate_depth is None else max(spec.candidate_depth, self.val_depth)  # None: all
-        ordered = bool(val_qids) and self.val_source is None  # validation reports the first stage as a ranking
-        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, self.how, ordered)
+        candidates = first_stage(source, set(train_qids) | set(val_qids), depth, self.how)
         negatives = as_arrow(self.negatives(candidates, set(train_qids), queries))
         pairs = pair_table(train_qids, qrels, negatives, spec, has_text)
         if self.teacher_run:  # a picked run's own scores, when the negatives are its rows
             from_run = self.mined_run is None and isinstance(candidates, ArrowCandidates)
             pairs = pairs.append_column("teacher", self.teacher_scores(pairs, negatives, from_run))
         pairs = pairs.drop_columns(["row"])
-        train = datasets.Dataset(datasets.table.InMemoryTable(pairs))
-        val, val_qrels = self.validation(candidates, val_qids)
+        if has_text is not None:  # the source holds its texts in memory (a folder, a hub dataset's rows): kept here,
+            pairs = with_text_columns(pairs, queries, source)  # so no worker reads the source again
+        rows, val_source, val_qrels = self.validation(candidates, val_qids)
+        del candidates, negatives  # tens of millions of rows: gone before the passages' docs store is opened
+        release_memory()
+        val = self.with_texts(rows, val_source)
+        # a fingerprint given: datasets would otherwise hash the whole table (a copy of 40M rows) to make one
+        train = datasets.Dataset(datasets.table.InMemoryTable(pairs), fingerprint=self.cache_key())
         log.info("%s: %d training pairs (%d queries), %d validation pairs (%d queries)",
                  source.name, len(train), len(set(train_qids)), len(val), len(val_qrels))
         return train, val, val_qrels
 
     def validation(self, candidates: Mapping[str, list[tuple[str, float]]],
-                   val_qids: list[str]) -> tuple[datasets.Dataset, Qrels]:
-        """The validation candidates (top ``val_depth``, with their texts) and judgments: held-out training queries,
-        or a sample of ``val_source``'s."""
+                   val_qids: list[str]) -> tuple[list[tuple[str, str, float]], Source, Qrels]:
+        """The validation candidates (top ``val_depth``), their source and judgments: held-out training queries, or a
+        sample of ``val_source``'s."""
         val_source, val_judged, val_candidates = self.source, self.source.qrels(), candidates
         if self.val_source is not None:
             fields, sample_cfg = val_source_config(self.val_source)
@@ -154,15 +176,21 @@ class PairSets:
                 raise DataError(f"data.val_source: {val_source.name} has no judged query with relevance >= {level} "
                                 "(set data.val_source.min_relevance)")
             val_candidates = first_stage(val_source, set(val_qids), self.val_depth, self.how, ordered=True)
+        else:  # validation reports the first stage as a ranking: these queries' lists in a real order
+            val_candidates = ordered_subset(val_source, candidates, val_qids, self.val_depth, self.how)
         rows = [(q, p, sc) for q in val_qids for p, sc in val_candidates.get(q, [])[: self.val_depth]]
-        val_queries, texts = val_source.queries(), val_source.passages({p for _, p, _ in rows})
+        return rows, val_source, {q: val_judged[q] for q in val_qids}
+
+    @staticmethod
+    def with_texts(rows: list[tuple[str, str, float]], source: Source) -> datasets.Dataset:
+        """The validation pairs with their texts (those whose passage has one)."""
+        queries, texts = source.queries(), source.passages({p for _, p, _ in rows})
         rows = [r for r in rows if r[1] in texts]
-        val = datasets.Dataset.from_dict({
+        return datasets.Dataset.from_dict({
             "qid": [q for q, _, _ in rows], "pid": [p for _, p, _ in rows],
-            "query": [val_queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
+            "query": [queries[q] for q, _, _ in rows], "passage": [texts[p] for _, p, _ in rows],
             "first_stage": [float(sc) for _, _, sc in rows],
         })
-        return val, {q: val_judged[q] for q in val_qids}
 
     def teacher_scores(self, pairs: Any, candidates: ArrowCandidates, from_run: bool) -> Any:
         """The teacher's score of every training pair, as a column: the source's run (``source``: a negative's score
@@ -178,18 +206,20 @@ class PairSets:
                 raise DataError(f"data.teacher_run: source: {self.source.name} has no run to take teacher scores "
                                 "from")
             where = f"{self.source.name}'s run"
-            if from_run:
-                negatives = rows >= 0
-                scores[negatives] = candidates.table.column("score").to_numpy()[rows[negatives]]
-            wanted = np.flatnonzero(rows < 0) if from_run else np.arange(len(rows))
-            qids = set(pairs.column("qid").take(pa.array(wanted)).to_pylist())
-            scored = as_arrow(run_candidates(self.source, qids)).table
+            if from_run:  # every pair the run lists has its row: a pair with none is not in the run
+                listed = rows >= 0
+                scores[listed] = candidates.table.column("score").to_numpy()[rows[listed]]
+                wanted = np.zeros(0, dtype=np.int64)
+            else:
+                wanted = np.arange(len(rows))
+            scored = as_arrow(run_candidates(self.source, set(pairs.column("qid").take(
+                pa.array(wanted)).to_pylist()))).table if len(wanted) else None
         else:
             path = Path(str(self.teacher_run))
             if not path.is_file():
                 raise DataError(f"data.teacher_run: {path} does not exist")
             where, scored, wanted = str(path), run_table(path), np.arange(len(rows))
-        if len(wanted):
+        if len(wanted) and scored is not None:
             asked = pairs.select(["qid", "pid"]).take(pa.array(wanted)).append_column("at", pa.array(wanted))
             joined = asked.join(scored.select(["qid", "pid", "score"]), keys=["qid", "pid"], join_type="inner")
             scores[joined.column("at").to_numpy()] = joined.column("score").to_numpy()
@@ -199,6 +229,25 @@ class PairSets:
             raise DataError(f"{where}: no teacher score for training pair qid {pairs['qid'][i].as_py()!r} pid "
                             f"{pairs['pid'][i].as_py()!r} (score the training candidates with crossrank teach)")
         return pa.array(scores)
+
+
+def with_text_columns(pairs: Any, queries: Mapping[str, str], source: Source) -> Any:
+    """``pairs`` with ``query`` and ``passage`` texts (sources whose texts are in memory anyway)."""
+    import pyarrow as pa
+
+    texts = source.passages(set(pairs.column("pid").to_pylist()))
+    return pairs.append_column("query", pa.array([queries[q] for q in pairs.column("qid").to_pylist()], pa.string())) \
+        .append_column("passage", pa.array([texts[p] for p in pairs.column("pid").to_pylist()], pa.string()))
+
+
+def write_arrow(table: Any, path: Path) -> None:
+    """``table`` as an Arrow IPC stream (what ``datasets.Dataset.from_file`` maps) in batches of a million rows:
+    ``save_to_disk``'s batches of a thousand put a header on every few pages, and opening the file then reads the
+    whole of it (1.4 GB resident for MS MARCO's 40M teacher pairs, against a few MB)."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as out, pa.ipc.new_stream(out, table.schema) as writer:
+        writer.write_table(table, max_chunksize=1 << 20)
 
 
 def run_table(path: Path) -> Any:

@@ -188,30 +188,36 @@ class GroupBatchSampler(PairBatchSampler):
         self._members = members
         return batches
 
-    def _every_negative(self) -> np.ndarray:
-        """This epoch's groups when every negative is used once: rows ``(positive, negatives...)``."""
+    def _every_negative(self, block: int = 1 << 22) -> np.ndarray:
+        """This epoch's groups when every negative is used once: rows ``(positive, negatives...)`` (int32: MS MARCO's
+        teacher file gives 40M negatives), built a few million negatives at a time."""
         g, k = self.groups, self.group_size - 1
         chunks = self._chunks()
-        query_of = np.repeat(np.arange(len(self._sizes)), self._sizes)
-        keys = torch.rand(len(g.negatives), generator=self.generator, dtype=torch.float64).numpy()
-        order = np.argsort(query_of + keys, kind="stable")  # each query's negatives, shuffled
-        rank = np.arange(len(order)) - g.offsets[query_of[order]]
-        first_group = np.r_[0, np.cumsum(chunks)[:-1]]
-        keep = chunks[query_of[order]] > 0
-        group = (first_group[query_of[order]] + rank // k)[keep]
-        members = np.full((int(chunks.sum()), self.group_size), -1, dtype=np.int64)
-        members[group, 1 + (rank % k)[keep]] = g.negatives[order][keep]
+        first_group = np.r_[0, np.cumsum(chunks)[:-1]].astype(np.int64)
+        members = np.full((int(chunks.sum()), self.group_size), -1, dtype=np.int32)
         by_query = np.argsort(g.query, kind="stable")  # positives of each query, in row order
         pos_start = np.r_[0, np.cumsum(np.bincount(g.query, minlength=len(self._sizes)))]
-        queries = np.repeat(np.arange(len(self._sizes)), chunks)
-        turn = np.arange(len(queries)) - first_group[queries]
-        count = pos_start[queries + 1] - pos_start[queries]
-        members[:, 0] = g.positives[by_query[pos_start[queries] + turn % np.maximum(count, 1)]]
+        q = 0
+        while q < len(self._sizes):  # whole queries, about `block` negatives at a time
+            end = max(q + 1, int(np.searchsorted(g.offsets, g.offsets[q] + block, side="right")) - 1)
+            end = min(end, len(self._sizes))
+            lo, hi = int(g.offsets[q]), int(g.offsets[end])
+            query_of = np.repeat(np.arange(q, end, dtype=np.int64), self._sizes[q:end])
+            keys = torch.rand(hi - lo, generator=self.generator, dtype=torch.float64).numpy() + (query_of - q)
+            order = lo + np.argsort(keys, kind="stable")  # each query's negatives, shuffled (still grouped by query)
+            rank = np.arange(lo, hi) - g.offsets[query_of]  # place within its query
+            keep = chunks[query_of] > 0
+            members[(first_group[query_of] + rank // k)[keep], 1 + (rank % k)[keep]] = g.negatives[order[keep]]
+            queries = np.repeat(np.arange(q, end), chunks[q:end])  # this block's groups: positives in turn
+            groups = first_group[q] + np.arange(len(queries))
+            count = np.maximum(pos_start[queries + 1] - pos_start[queries], 1)
+            members[groups, 0] = g.positives[by_query[pos_start[queries] + (groups - first_group[queries]) % count]]
+            q = end
         short = np.argwhere(members < 0)
         if len(short):  # a query's last group: filled with others of its negatives
-            q = queries[short[:, 0]]
-            draw = torch.randint(1 << 62, (len(short),), generator=self.generator).numpy() % self._sizes[q]
-            members[short[:, 0], short[:, 1]] = g.negatives[g.offsets[q] + draw]
+            qs = np.searchsorted(np.cumsum(chunks), short[:, 0], side="right")  # each short group's query
+            draw = torch.randint(1 << 62, (len(short),), generator=self.generator).numpy() % self._sizes[qs]
+            members[short[:, 0], short[:, 1]] = g.negatives[g.offsets[qs] + draw]
         return members
 
     def expand(self, batch: np.ndarray) -> list[int]:

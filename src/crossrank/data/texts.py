@@ -12,6 +12,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from crossrank.data.sources import Source, load_source
+from crossrank.errors import DataError
 
 
 class PairTexts(Dataset):
@@ -58,6 +59,11 @@ def with_texts(rows: dict[str, list[Any]], source: Source) -> list[dict[str, Any
     out = []
     for values in zip(*(rows[n] for n in names)):
         example = dict(zip(names, values))
-        example["query"], example["passage"] = queries[example["qid"]], texts[example["pid"]]
+        qid, pid = example["qid"], example["pid"]
+        if qid not in queries or pid not in texts:
+            what = f"query {qid!r}" if qid not in queries else f"passage {pid!r} (query {qid!r})"
+            raise DataError(f"{source.name}: no text for {what}, a training pair of the cached pair set (the source "
+                            "changed since it was built? delete paths.cache_dir/pairs to build it again)")
+        example["query"], example["passage"] = queries[qid], texts[pid]
         out.append(example)
     return out

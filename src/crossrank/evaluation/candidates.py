@@ -24,7 +24,8 @@ class CandidateRows:
     def __init__(self, source: Source, spec: EvalSet, qrels: Qrels, level: int) -> None:
         self.source, self.spec, self.qrels, self.level = source, spec, qrels, level
         how = spec.first_stage_settings()
-        self._run = RunRows(source, spec.depth, how) if source.has_run() and how.mode != "bm25" else None
+        self._run = RunRows(source, spec.depth, how, spec.queries) if source.has_run() and how.mode != "bm25" \
+            else None
         self._name = name_of(source, how, spec.depth, reordered=False)
 
     @property
@@ -36,7 +37,7 @@ class CandidateRows:
             rows: Iterator[RunRow] = iter(self._run)
         else:
             spec = self.spec
-            candidates = first_stage(self.source, spec.queries, spec.depth or 1000, spec.first_stage_settings())
+            candidates = first_stage(self.source, spec.queries, spec.depth, spec.first_stage_settings())
             rows = ((q, p, s) for q, items in candidates.items() for p, s in items)
         if self.spec.queries is not None:
             keep = set(self.spec.queries)

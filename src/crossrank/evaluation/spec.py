@@ -112,7 +112,7 @@ class EvalSet:
     def first_stage_settings(self) -> FirstStage:
         """How this set's first stage is made (``eval.first_stage``, BM25's settings and cache)."""
         return FirstStage(self.first_stage, BM25Settings(self.bm25_k1, self.bm25_b),
-                          Path(self.bm25_cache) if self.bm25_cache else None, "eval.first_stage")
+                          Path(self.bm25_cache).expanduser() if self.bm25_cache else None, "eval.first_stage")
 
     def source(self) -> Source:
         return load_source(self.kind, self.path, self.dataset_id, self.run_path, self.name)

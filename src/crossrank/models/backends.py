@@ -14,7 +14,6 @@ batching and the length sort are the same for all; only the forward pass differs
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from crossrank.errors import ConfigError
-from crossrank.files import atomic_path
+from crossrank.files import atomic_path, cache_root
 from crossrank.models.digest import weights_digest
 from crossrank.models.scorer import BACKENDS, CrossEncoderScorer
 
@@ -80,7 +79,7 @@ class OnnxScorer(CrossEncoderScorer):
             import onnxruntime as ort
         except ImportError:
             raise ConfigError("model.backend: onnx needs ONNX Runtime: pip install -e \".[onnx]\"") from None
-        cache = Path(cache_dir or os.environ.get("CROSSRANK_CACHE") or Path.home() / ".cache" / "crossrank") / "onnx"
+        cache = Path(cache_dir or cache_root()) / "onnx"
         digest = scorer.origin_digest or weights_digest(scorer.model)
         path = cache / digest / ("model-int8.onnx" if quantize else "model.onnx")
         if not path.is_file():

@@ -23,6 +23,14 @@ def weights_digest(model: nn.Module) -> str:
 def tokenizer_digest(tokenizer: object) -> str:
     """sha256 (first 16 hex digits) of a tokenizer's full definition (vocabulary, normalizer, special tokens):
     the same weights read through another tokenizer give other scores."""
+    import json
+
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else repr(sorted(getattr(tokenizer, "get_vocab", dict)().items()))
+    if backend is not None:
+        definition = json.loads(backend.to_str())
+        for state in ("truncation", "padding"):  # what the last call set, not what the tokenizer is
+            definition.pop(state, None)
+        text = json.dumps(definition, sort_keys=True)
+    else:
+        text = repr(sorted(getattr(tokenizer, "get_vocab", dict)().items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -43,23 +43,25 @@ class BiEncoder:
         self.model = SentenceTransformer(path or packaged_minilm(), device=device())
         self.batch_size = batch_size
 
-    def encode(self, texts: Sequence[str], what: str = "texts") -> Any:
-        if len(texts) > 1000:
+    def encode(self, texts: Sequence[str], what: str = "texts", progress: bool = True) -> Any:
+        show = progress and len(texts) > 1000
+        if show:
             log.info("bi-encoder: encoding %d distinct %s", len(texts), what)
         return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_tensor=True, show_progress_bar=len(texts) > 1000)
+                                 convert_to_tensor=True, show_progress_bar=show)
 
     def __call__(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
         q_text, q_index = np.unique(np.asarray(queries, dtype=object), return_inverse=True)
         p_text, p_index = np.unique(np.asarray(passages, dtype=object), return_inverse=True)
         return self.pairs(self.encode(q_text.tolist(), "queries"), q_index, p_text.tolist(), p_index).tolist()
 
-    def pairs(self, queries: Any, q_index: np.ndarray, passages: Sequence[str], p_index: np.ndarray) -> np.ndarray:
+    def pairs(self, queries: Any, q_index: np.ndarray, passages: Sequence[str], p_index: np.ndarray,
+              progress: bool = True) -> np.ndarray:
         """Scores of pairs ``(queries[q_index[i]], passages[p_index[i]])``: the passages encoded once, the dot
         products taken a chunk of pairs at a time."""
         import torch
 
-        p_emb = self.encode(passages, "passages")
+        p_emb = self.encode(passages, "passages", progress)
         out = np.empty(len(q_index), dtype=np.float32)
         for start in range(0, len(q_index), 65536):
             q = torch.as_tensor(q_index[start: start + 65536], device=p_emb.device)
@@ -79,10 +81,11 @@ class CrossEncoder:
     def __call__(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
         return self.reranker.predict(list(zip(queries, passages))).tolist()
 
-    def encode(self, texts: Sequence[str], what: str = "texts") -> Any:
+    def encode(self, texts: Sequence[str], what: str = "texts", progress: bool = True) -> Any:
         return list(texts)  # a cross-encoder reads the query beside each passage
 
-    def pairs(self, queries: Any, q_index: np.ndarray, passages: Sequence[str], p_index: np.ndarray) -> np.ndarray:
+    def pairs(self, queries: Any, q_index: np.ndarray, passages: Sequence[str], p_index: np.ndarray,
+              progress: bool = True) -> np.ndarray:
         return np.asarray(self([queries[int(i)] for i in q_index], [passages[int(i)] for i in p_index]),
                           dtype=np.float32)
 
@@ -120,6 +123,9 @@ def score_many(teacher: BiEncoder | CrossEncoder, query_texts: Sequence[str], pa
     the pairs that hold them scored; memory holds one batch's texts and one score a pair."""
     queries = teacher.encode(list(query_texts), "queries")
     order = np.argsort(pair_passage, kind="stable")
+    batches = -(-len(passage_ids) // batch)
+    log.info("teacher: scoring %d pairs over %d passages, %d batches of passages", len(pair_query),
+             len(passage_ids), batches)
     edges = np.searchsorted(pair_passage[order], np.arange(0, len(passage_ids) + batch, batch))
     scores = np.full(len(pair_query), np.nan, dtype=np.float32)
     for b, start in enumerate(range(0, len(passage_ids), batch)):
@@ -135,5 +141,5 @@ def score_many(teacher: BiEncoder | CrossEncoder, query_texts: Sequence[str], pa
         present = [i for i in ids if i in texts]
         local = np.cumsum(known) - 1  # a passage's place among those with a text
         scores[chosen] = teacher.pairs(queries, pair_query[chosen], [texts[i] for i in present],
-                                       local[pair_passage[chosen] - start])
+                                       local[pair_passage[chosen] - start], progress=False)
     return scores
