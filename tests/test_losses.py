@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -27,8 +29,8 @@ def test_ranknet_by_hand() -> None:
 
     logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     labels = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
-    # group 1: pairs (0,1), (0,2) with margins 1 and 2; group 2: margins -1 and 0
-    want = ((softplus(-1) + softplus(-2)) / 2 + (softplus(1) + softplus(0)) / 2) / 2
+    # pairs (0,1), (0,2) with margins 1 and 2, then -1 and 0: the mean over the batch's four pairs, in log2
+    want = (softplus(-1) + softplus(-2) + softplus(1) + softplus(0)) / 4 / math.log(2)
     assert RankNetLoss()(logits, labels).item() == pytest.approx(want, abs=1e-6)
     assert RankNetLoss()(logits, torch.zeros_like(labels)).item() == 0.0  # no ordered pair: nothing to learn
 
@@ -106,11 +108,11 @@ def test_lambdaloss_by_hand() -> None:
     for i, j in ((0, 1), (0, 2), (2, 1)):  # pairs with label_i > label_j
         weight = abs(gain[i] - gain[j]) * abs(disc[i] - disc[j]) / ideal
         want += weight * softplus(-(logits[0, i].item() - logits[0, j].item()))
-    got = LambdaLoss()(logits, labels)
-    assert got.item() == pytest.approx(want, abs=1e-5)
+    got = LambdaLoss(weighting="lambdarank")(logits, labels)  # the mean over the three pairs, in log2
+    assert got.item() == pytest.approx(want / 3 / math.log(2), abs=1e-5)
     # the weights are constants: the gradient is the weighted RankNet gradient
     x = logits.clone().requires_grad_(True)
-    LambdaLoss()(x, labels).backward()
+    LambdaLoss(weighting="lambdarank")(x, labels).backward()
     assert x.grad is not None and x.grad[0, 0] < 0 < x.grad[0, 1]
 
 

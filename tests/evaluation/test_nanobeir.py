@@ -134,6 +134,9 @@ def test_added_positives_are_reported_apart_as_sentence_transformers_computes_th
     assert b["reranked_with_positives"]["mrr@10"] == pytest.approx(injected["mrr@10"], abs=1e-6)
     assert b["reranked_with_positives"]["map"] == pytest.approx(injected["map"], abs=1e-6)
     assert a["reranked"]["mrr@10"] == pytest.approx(as_listed["mrr@10"], abs=1e-6)
+    # without injected positives its nDCG and MAP divide by every judged positive, as trec_eval's (and crossrank's)
+    assert a["reranked"]["ndcg@10"] == pytest.approx(as_listed["ndcg@10"], abs=1e-6)
+    assert a["reranked"]["map"] == pytest.approx(as_listed["map"], abs=1e-6)
 
 
 def test_unknown_nanobeir_set_is_a_config_error() -> None:

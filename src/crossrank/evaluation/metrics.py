@@ -3,7 +3,8 @@
 - nDCG uses the graded judgments as gains (trec_eval ``ndcg_cut``); MRR, MAP and recall count
   relevance >= ``relevance_level`` as relevant (ranx ``-l2`` = ``trec_eval -l 2``).
 - Unjudged candidates are non-relevant. Queries with judgments but no candidates score 0 (they are
-  averaged in); run queries without judgments are left out, as trec_eval does.
+  averaged in: ``trec_eval -c``, and MS MARCO's official script); run queries without judgments are left out, as
+  trec_eval does.
 - Ties: passages with equal scores are ordered by passage id, descending, which is trec_eval's rule.
   Runs are re-scored by that order before ranx sees them, so results are deterministic and equal
   to trec_eval's.
@@ -40,7 +41,7 @@ def canonical_run(run: Mapping[str, Mapping[str, float]]) -> RunDict:
 def evaluate_run(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]],
                  metrics: list[str], name: str = "run") -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """(mean metrics, per-query metrics {metric: {qid: value}}) over the judged queries. A judged query the run
-    has no candidate for scores 0 on every metric (trec_eval's convention); ranx sees only the others, so a
+    has no candidate for scores 0 on every metric (``trec_eval -c``'s convention); ranx sees only the others, so a
     run that covers few or none of the judged queries is scored too."""
     judged = {q: dict(j) for q, j in qrels.items() if j}
     per_query = {m: dict.fromkeys(judged, 0.0) for m in metrics}

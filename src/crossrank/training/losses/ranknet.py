@@ -1,25 +1,19 @@
-"""RankNet (Burges et al., 2005): logistic loss on the score difference of every ordered pair in a query group."""
+"""RankNet (Burges et al., 2005), as sentence-transformers' ``RankNetLoss``: the logistic loss of the score
+difference of every pair whose labels differ in a query group, averaged over the batch's pairs, in base-2
+logarithms (LambdaLoss without a weighting scheme)."""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from crossrank.training.losses.lambdaloss import LambdaLoss
 
 
-def pair_mask(labels: torch.Tensor) -> torch.Tensor:
-    """``mask[g, i, j]``: in group ``g``, item ``i`` is more relevant than item ``j``."""
-    return labels[:, :, None] > labels[:, None, :]
+class RankNetLoss(LambdaLoss):
+    """Logits and labels of shape (groups, group_size) (``data.group_size``)."""
 
+    def __init__(self, sigma: float = 1.0, reduction_log: str = "binary") -> None:
+        super().__init__(weighting="none", sigma=sigma, reduction_log=reduction_log)
 
-class RankNetLoss(nn.Module):
-    """Mean over groups of the mean ``log(1 + exp(-(s_i - s_j)))`` over pairs with ``label_i > label_j``.
-
-    Takes logits and labels of shape (groups, group_size) (``data.group_size``); groups without such a pair
-    count zero."""
-
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        mask = pair_mask(labels)
-        diff = logits[:, :, None] - logits[:, None, :]
-        per_pair = nn.functional.softplus(-diff) * mask
-        pairs = mask.sum(dim=(1, 2)).clamp(min=1)
-        return (per_pair.sum(dim=(1, 2)) / pairs).mean()
+    def citation_params(self) -> dict[str, object]:
+        params = super().citation_params()
+        del params["weighting_scheme"]  # as sentence-transformers' RankNetLoss card: it has none
+        return params
