@@ -101,6 +101,7 @@ def main() -> int:
     model_dir = model_folder(None, args.max_length)
     scorer = CrossEncoderScorer.from_pretrained(model_dir, num_labels=None, max_length=args.max_length)
     spec = EvalSet(name="nanobeir", kind="nanobeir", sets="all", depth=args.depth, relevance_level=1,
+                   dataset_id="nano-beir",
                    metrics=["ndcg@10", "mrr@10", "map"])
     start = time.perf_counter()
     results = evaluate_sets(scorer, suite_members(spec), tempfile.mkdtemp(), progress=False)

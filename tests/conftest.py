@@ -19,6 +19,9 @@ IRDATA = ROOT.parent / "shared" / "irdata"
 # Hugging Face libraries, which read their offline switch when they are imported (else a hub id retries for 25 s).
 os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="crossrank-ir_datasets-")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# datasets' own cache in a temporary folder too: the suite never reads a copy a user's machine holds, nor leaves one
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="crossrank-hf-datasets-")
+atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], True)
 atexit.register(shutil.rmtree, os.environ["IR_DATASETS_HOME"], True)
 
 

@@ -66,6 +66,7 @@ def test_bad_data(file: str, change, message: str, tiny_model_dir: Path, irdata_
     assert not list(tmp_path.rglob("metrics.json"))
 
 
+@pytest.mark.slow
 def test_config_and_model_errors(tiny_model_dir: Path, irdata_dir: Path, tmp_path: Path) -> None:
     from crossrank.models.hub import packaged_minilm
 

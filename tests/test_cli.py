@@ -98,6 +98,7 @@ def test_config_and_data_errors_fail_before_heavy_imports(args, irdata_dir: Path
     assert not imported(proc.stderr) & set(HEAVY), sorted(imported(proc.stderr) & set(HEAVY))
 
 
+@pytest.mark.slow
 def test_train_log_is_one_line_per_message(irdata_dir: Path, tmp_path: Path) -> None:
     """Lightning lines once, no W&B banner or deprecation notice, no Numba warnings; a run that
     succeeds leaves no FAILED marker."""

@@ -32,6 +32,10 @@ def test_bce_baseline_recipe(tmp_path) -> None:
     assert irds.kind == "ir_datasets" and irds.dataset_id.startswith("msmarco-passage/train")
     p = irds.pairs
     assert p.num_queries * (p.positives_per_query + p.negatives_per_query) == 310_558
+    guide = (CONF.parent / "docs" / "training.md").read_text()  # the numbers the guide quotes are the config's
+    pairs = p.num_queries * (p.positives_per_query + p.negatives_per_query)
+    assert f"{pairs:,} = {p.positives_per_query + p.negatives_per_query} x {p.num_queries:,}" in guide
+    assert f"{p.num_queries:,} queries of `msmarco-passage/train/judged`" in guide
     assert 0.03 <= p.positives_per_query / (p.positives_per_query + p.negatives_per_query) < 0.035
     assert cfg.optimizer._target_ == "torch.optim.AdamW"
     assert (cfg.optimizer.lr, list(cfg.optimizer.betas), cfg.optimizer.eps, cfg.optimizer.weight_decay) == (
@@ -77,3 +81,16 @@ def test_experiment_with_eval_none_has_no_primary_evaluation(name: str, tmp_path
 
     cfg = compose_cfg("train", [f"+experiment={name}", "data.path=/x", "eval=none"], tmp_path)
     assert len(eval_sets(cfg)) == len(cfg.get("extra_eval") or {})  # only the experiment's extra sets
+
+
+def test_shared_defaults_have_one_home(tmp_path) -> None:
+    """BM25's k1 and b come from BM25Settings (through ${bm25:...}); every model config builds on model_base."""
+    from crossrank.data.bm25 import BM25Settings
+
+    train = compose_cfg("train", ["data=local", "data.path=X", "eval=local", "eval.path=X"], tmp_path)
+    evaluate = compose_cfg("evaluate", ["model.name_or_path=x", "eval.path=X"], tmp_path)
+    for section in (train.data, train.eval, evaluate.eval):
+        assert (section.bm25_k1, section.bm25_b) == (BM25Settings.k1, BM25Settings.b)
+    for path in sorted((CONF / "model").glob("*.yaml")):
+        text = path.read_text()
+        assert "/model_base/encoder@_here_" in text and "attn_implementation" not in text, path.name

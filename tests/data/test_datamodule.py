@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
+import pytest
 from helpers import compose_cfg
 from transformers import AutoTokenizer
 
@@ -48,6 +49,7 @@ def test_validation_on_another_set(irdata_dir: Path, irdata_norun: Path, tmp_pat
     assert len(set(dm.train_dataset["qid"])) == 6  # no training query held out
 
 
+@pytest.mark.slow
 def test_loader_workers_do_not_deadlock_with_tokenizer_parallelism(tmp_path: Path) -> None:
     """A bug found on a GPU machine: with TOKENIZERS_PARALLELISM=true exported, DataLoader workers forked
     after the tokenizer's threads had run (length grouping tokenizes every pair first) hung for good. Workers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from crossrank.data.collate import tokenize_packed
 from crossrank.data.tokenizer_pool import TokenizerPool, default_workers
@@ -55,6 +56,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_pool_that_does_not_answer_falls_back_and_the_process_still_exits(tiny_model_dir: Path,
                                                                            tmp_path: Path) -> None:
     """Workers that cannot answer in time (found as a silent stall on a GPU machine) must not hang scoring; and

@@ -1,6 +1,7 @@
 """NanoBEIR reranking evaluation: per-set figures and their mean, positives never added unless asked (and then
-reported apart, as sentence-transformers computes them), training with the suite, the offline failure. The sets
-are local stand-ins read by ir_datasets' real ``nano-beir`` loader (:mod:`nanobeir`)."""
+reported apart, as sentence-transformers computes them), training with the suite, the offline failures. The sets
+are local stand-ins in both forms: read by ir_datasets' real ``nano-beir`` loader (``eval.dataset_id=nano-beir``),
+and in sentence-transformers' NanoBEIR format (the default), against its own evaluator (:mod:`nanobeir`)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def scorer(tiny_model_dir: Path) -> CrossEncoderScorer:
 
 def suite(**kw) -> EvalSet:
     return EvalSet(**{"name": "nanobeir", "kind": "nanobeir", "sets": SETS, "depth": 5, "relevance_level": 1,
-                      "metrics": METRICS, **kw})
+                      "metrics": METRICS, "dataset_id": "nano-beir", **kw})  # ir_datasets' copies, crossrank's BM25
 
 
 def test_suite_reports_each_set_and_their_mean(nanobeir_sets, scorer, tmp_path: Path) -> None:
@@ -149,13 +150,15 @@ def run_py(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
                           env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_training_validates_on_a_nanobeir_set_and_reports_the_suite(nanobeir_sets, irdata_dir: Path,
                                                                      tmp_path: Path) -> None:
     from conftest import tiny_train_args
 
     out = tmp_path / "run"
     proc = run_py("train.py", *tiny_train_args(irdata_dir), "eval=none", "+extra_eval=[nanobeir]",
-                  "extra_eval.nanobeir.sets=[scifact,arguana]", "extra_eval.nanobeir.depth=5",
+                  "extra_eval.nanobeir.dataset_id=nano-beir", "extra_eval.nanobeir.sets=[scifact,arguana]",
+                  "extra_eval.nanobeir.depth=5",
                   "data.val_source={kind: ir_datasets, dataset_id: nano-beir/scifact, num_queries: 4, "
                   "min_relevance: 1}",
                   "optimized_metric=eval/nanobeir/reranked/ndcg@10", f"hydra.run.dir={out}")
@@ -173,8 +176,8 @@ def test_training_validates_on_a_nanobeir_set_and_reports_the_suite(nanobeir_set
 
 def test_offline_nanobeir_fails_in_one_line_before_loading_a_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
-    proc = run_py("evaluate.py", f"model.name_or_path={tiny_model_dir}", "eval=nanobeir", "eval.sets=[fiqa]",
-                  f"hydra.run.dir={out}", "progress=false",
+    proc = run_py("evaluate.py", f"model.name_or_path={tiny_model_dir}", "eval=nanobeir", "eval.dataset_id=nano-beir",
+                  "eval.sets=[fiqa]", f"hydra.run.dir={out}", "progress=false",
                   env={"IR_DATASETS_HOME": str(tmp_path / "empty"), "HTTPS_PROXY": "http://127.0.0.1:9",
                        "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
     assert proc.returncode == 2
@@ -184,12 +187,14 @@ def test_offline_nanobeir_fails_in_one_line_before_loading_a_model(tiny_model_di
     assert not (out / "eval").exists()
 
 
+@pytest.mark.slow
 def test_two_models_compare_on_the_suite_paired_by_set(nanobeir_sets, tiny_model_dir: Path, tmp_path: Path) -> None:
     from tiny import make_tiny_model
 
     other = make_tiny_model(tmp_path / "other", seed=1)
     for name, model in (("a", tiny_model_dir), ("b", other)):
-        proc = run_py("evaluate.py", f"model.name_or_path={model}", "eval=nanobeir", f"eval.sets=[{','.join(SETS)}]",
+        proc = run_py("evaluate.py", f"model.name_or_path={model}", "eval=nanobeir", "eval.dataset_id=nano-beir",
+                      f"eval.sets=[{','.join(SETS)}]",
                       "eval.depth=5", f"hydra.run.dir={tmp_path / name}", "progress=false")
         assert proc.returncode == 0, proc.stderr[-2000:]
     proc = run_py("-m", "crossrank", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
@@ -201,3 +206,58 @@ def test_two_models_compare_on_the_suite_paired_by_set(nanobeir_sets, tiny_model
     means = [json.loads((tmp_path / n / "eval" / "nanobeir" / "metrics.json").read_text())["reranked"]["ndcg@10"]
              for n in ("a", "b")]
     assert all(f"{m:.4f}" in suite_part for m in means) and means[0] != means[1]
+
+
+def test_sentence_transformers_nanobeir_figures_are_its_evaluators(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """eval=nanobeir on a NanoBEIR dataset in sentence-transformers' format (a local copy in the hub's layout):
+    each set's stored BM25 top 100 reranked; with the positives injected the figures equal
+    CrossEncoderNanoBEIREvaluator's defaults, without them its always_rerank_positives=False figures."""
+    import uuid
+
+    import torch
+    from nanobeir import write_st_nanobeir
+    from sentence_transformers.cross_encoder import CrossEncoder
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderNanoBEIREvaluator
+
+    from crossrank.evaluation.spec import eval_sets
+    from crossrank.evaluation.stage import evaluate_sets
+
+    folder = write_st_nanobeir(tmp_path / f"nanobeir-{uuid.uuid4().hex}", ["scifact", "nfcorpus"])  # a new name:
+    scorer = CrossEncoderScorer.from_pretrained(str(tiny_model_dir), max_length=64, num_labels=None)  # no cache
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"eval": {**OmegaConf.to_container(compose_eval()), "dataset_id": str(folder),
+                                     "sets": ["scifact", "nfcorpus"], "rerank_positives": True, "bm25_cache": None}})
+    results = evaluate_sets(scorer, eval_sets(cfg), tmp_path / "out", progress=False)
+    model = CrossEncoder(str(tiny_model_dir), max_length=64, activation_fn=torch.nn.Identity())
+    for injected in (True, False):
+        theirs = CrossEncoderNanoBEIREvaluator(["scifact", "nfcorpus"], dataset_id=str(folder),
+                                               always_rerank_positives=injected, write_csv=False)(model)
+        ranking = "reranked_with_positives" if injected else "reranked"
+        for name, split in (("scifact", "NanoSciFact"), ("nfcorpus", "NanoNFCorpus")):
+            ours = results[f"nanobeir_{name}"][ranking]
+            for metric in ("ndcg@10", "mrr@10", "map"):
+                assert ours[metric] == pytest.approx(theirs[f"{split}_R100_{metric}"], abs=1e-6), (name, metric)
+    first = results["nanobeir_scifact"]
+    assert first["first_stage_name"] == f"the stored BM25 ranking of {folder} (NanoSciFact)" and first["n_pairs"] > 0
+
+
+def compose_eval():
+    from helpers import compose_cfg
+
+    return compose_cfg("evaluate", ["eval=nanobeir", "model.name_or_path=x"]).eval
+
+
+def test_offline_hub_nanobeir_is_one_line(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+    from helpers import compose_cfg
+
+    from crossrank.cli.app import run
+
+    cfg = compose_cfg("evaluate", [f"model.name_or_path={tiny_model_dir}", "eval=nanobeir", "eval.sets=[fiqa]",
+                                   "progress=false", "model.device=cpu"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        run("evaluate", cfg)
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert exit_.value.code == 2 and len(errors) == 1, errors
+    assert errors[0].startswith("error: eval.dataset_id: cannot load sentence-transformers/NanoBEIR-en")
+    assert "eval.dataset_id=FOLDER" in errors[0] and not (tmp_path / "eval").exists()

@@ -67,9 +67,12 @@ def test_nanobeir_sets_default_all_and_bad_choices() -> None:
     from crossrank.evaluation.spec import NANOBEIR, NANOBEIR_DEFAULT, eval_sets, suite_members
 
     def names(sets) -> list[str]:
-        return [s.dataset_id for s in suite_members(EvalSet(name="nb", kind="nanobeir", sets=sets))]
+        return [s.dataset_id for s in suite_members(EvalSet(name="nb", kind="nanobeir", sets=sets,
+                                                             dataset_id="nano-beir"))]
 
     assert names(None) == [f"nano-beir/{s}" for s in NANOBEIR_DEFAULT] and len(NANOBEIR_DEFAULT) == 11
+    default = suite_members(EvalSet(name="nb", kind="nanobeir", sets=["fiqa"]))[0]  # sentence-transformers' format
+    assert (default.kind, default.dataset_id) == ("nanobeir_set", "sentence-transformers/NanoBEIR-en#fiqa")
     assert len(names("all")) == len(NANOBEIR) == 13
     assert names(["fiqa"]) == ["nano-beir/fiqa"]
     for bad, message in (([], "give a list"), ("some", "give a list"), (["fiqa", "nope"], "nope is not a NanoBEIR")):

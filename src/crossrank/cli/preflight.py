@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from crossrank.data.candidates import FirstStage, check_order
 from crossrank.data.irds import IRDatasetsSource
 from crossrank.data.local import LocalSource
+from crossrank.data.nanobeir import NanoBEIRSource
 from crossrank.data.pairs import TEACHER_IN_SOURCE, check_negatives, check_teacher
 from crossrank.data.sources import Source, load_source, val_source_config
 from crossrank.errors import ConfigError, DataError
@@ -46,6 +47,8 @@ def check_source(source: Source, run_path: str | None = None) -> None:
             raise DataError(f"{run}: the run is empty")
         if run_path and run is None:
             raise DataError(f"{run_path}: run file not found")
+    elif isinstance(source, NanoBEIRSource):  # its four subsets loaded now: offline, a set fails in seconds
+        source.queries(), source.qrels(), source.corpus()
     elif isinstance(source, IRDatasetsSource):
         if source.run_path and not Path(source.run_path).is_file():
             raise DataError(f"{source.run_path}: run file not found")

@@ -1,5 +1,5 @@
 """Hydra/OmegaConf resolvers that the configs use: ``${wandb_offline:}``, ``${packaged_minilm:}``,
-``${cache_root:}``, ``${synthetic_data:DIR,SPLIT}``, ``${run_name:DEFAULT}``, ``${run_group:}`` and
+``${cache_root:}``, ``${bm25:k1}``, ``${synthetic_data:DIR,SPLIT}``, ``${run_name:DEFAULT}``, ``${run_group:}`` and
 ``${optuna_storage:DIR}``. Light to import: the entry points register them before Hydra composes the config."""
 
 from __future__ import annotations
@@ -79,6 +79,18 @@ def cache_root() -> str:
     return str(_cache_root())
 
 
+def bm25_default(name: str) -> float:
+    """BM25's default ``k1`` or ``b`` (:class:`crossrank.data.bm25.BM25Settings`, their one home), for the configs."""
+    from dataclasses import fields
+
+    from crossrank.data.bm25 import BM25Settings
+
+    known = {f.name: f.default for f in fields(BM25Settings)}
+    if name not in known:
+        raise ValueError(f"bm25: {name!r} is not a BM25 setting (known: {', '.join(known)})")
+    return float(known[name])  # type: ignore[arg-type]
+
+
 def synthetic_data(cache_dir: str, split: str) -> str:
     """Folder of the quickstart's synthetic ``train``, ``val`` or ``test`` split (generated on first use)."""
     from crossrank.data.synthetic import make_synthetic
@@ -89,6 +101,7 @@ def synthetic_data(cache_dir: str, split: str) -> str:
 def register_resolvers() -> None:
     """Register every resolver once (safe to call again)."""
     for name, fn in (("wandb_offline", wandb_offline), ("packaged_minilm", packaged_minilm), ("cache_root", cache_root),
+                     ("bm25", bm25_default),
                      ("synthetic_data", synthetic_data), ("run_name", run_name),
                      ("run_group", run_group), ("optuna_storage", optuna_storage)):
         if not OmegaConf.has_resolver(name):

@@ -7,7 +7,7 @@
   anything is cut or reported; without a run, BM25's top k of the collection.
 - ``run``: the source's run as it is; a run without scores has no order, so cutting it (a depth) or reporting it as
   a ranking is refused in one line.
-- ``bm25``: BM25's top k of the whole collection (bm25s), even where the source has a run.
+- ``bm25`` (or ``bm25s``): BM25's top k of the whole collection (bm25s), even where the source has a run.
 
 BM25 indexes are kept under ``cache_dir`` by collection (every subset of MS MARCO shares one), BM25 runs by the
 source's contents, the queries, the settings and bm25s' version."""
@@ -32,6 +32,12 @@ from crossrank.files import cache_root, file_lock, move_into_place, write_text
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "run", "bm25")
+ALIASES = {"bm25s": "bm25"}  # crossrank's own BM25 is bm25s': the name some configs use for it
+
+
+def mode_of(name: str) -> str:
+    """A ``first_stage`` value as one of :data:`MODES` (its aliases resolved)."""
+    return ALIASES.get(name, name)
 #: How deep BM25 retrieves when no depth is given (``depth: null``): as deep as the official candidate lists.
 RETRIEVAL_DEPTH = 1000
 Candidates = Mapping[str, list[tuple[str, float]]]
@@ -48,8 +54,9 @@ class FirstStage:
     key: str = "first_stage"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", mode_of(self.mode))
         if self.mode not in MODES:
-            raise ConfigError(f"{self.key}: {self.mode!r} (expected {', '.join(MODES)})")
+            raise ConfigError(f"{self.key}: {self.mode!r} (expected {', '.join(MODES)}, or bm25s: bm25)")
 
 
 def commands_first_stage() -> FirstStage:
@@ -221,7 +228,8 @@ def name_of(source: Source, how: FirstStage, depth: int | None, reordered: bool)
         return f"{how.bm25.describe()}, top {depth or RETRIEVAL_DEPTH} of {source.name}'s collection"
     if reordered:
         return f"{source.name}'s run (no scores), ordered by {how.bm25.describe()} over its collection"
-    return f"{source.name}'s run"
+    describe = getattr(source, "describe_first_stage", None)  # a source that knows what its run is
+    return describe() if describe is not None else f"{source.name}'s run"
 
 
 class RunRows:

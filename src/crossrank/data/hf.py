@@ -19,11 +19,12 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crossrank.data.inmemory import InMemoryRun
 from crossrank.data.trec import Qrels, RunRow
 from crossrank.errors import ConfigError, DataError
 from crossrank.files import file_stamp
@@ -35,7 +36,7 @@ KEYS = {"path", "split", "rows", "filter", "format", "revision"}
 
 
 @dataclass
-class HFSource:
+class HFSource(InMemoryRun):
     """A Hugging Face dataset's training rows as a source (see the module)."""
 
     path: str
@@ -97,16 +98,6 @@ class HFSource:
         for qid, pids in self.read().candidates.items():
             for pid in pids:
                 yield qid, pid, 0.0  # a row's passages carry no first-stage score
-
-    def run_file_path(self) -> Path | None:
-        return None
-
-    @property
-    def negate_score(self) -> bool:
-        return False
-
-    def known_ids(self, candidates: Mapping[str, list[tuple[str, float]]]) -> bool:
-        return True
 
     def passages(self, pids: Iterable[str]) -> dict[str, str]:
         texts = self.read().texts

@@ -36,8 +36,8 @@ def check_teacher(teacher_run: object, negatives: str, first_stage: str) -> None
     collection, a mined run) have no score in it, which the build would find only after all its work."""
     if teacher_run != TEACHER_IN_SOURCE:
         return
-    if first_stage == "bm25":
-        raise ConfigError("data.first_stage: bm25 retrieves negatives the source's run does not score; "
+    if first_stage in ("bm25", "bm25s"):
+        raise ConfigError(f"data.first_stage: {first_stage} retrieves negatives the source's run does not score; "
                           "data.teacher_run: source needs data.first_stage=auto or run")
     if negatives == "mined":
         raise ConfigError("data.negatives: mined negatives are not in the source's run; data.teacher_run: source "

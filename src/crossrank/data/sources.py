@@ -104,8 +104,9 @@ def graded_level_warning(qrels: Mapping[str, Mapping[str, int]], level: int, wha
 
 def load_source(kind: str, path: str | None = None, dataset_id: str | None = None,
                 run_path: str | None = None, name: str = "", hf: Mapping[str, Any] | None = None) -> Source:
-    """Build a source from config values: ``kind`` is ``local`` (needs ``path``), ``ir_datasets`` (``dataset_id``)
-    or ``hf`` (``hf``: a Hugging Face dataset's ``path`` and how its rows are read, :mod:`crossrank.data.hf`)."""
+    """Build a source from config values: ``kind`` is ``local`` (needs ``path``), ``ir_datasets`` (``dataset_id``),
+    ``hf`` (``hf``: a Hugging Face dataset's ``path`` and how its rows are read, :mod:`crossrank.data.hf`) or
+    ``nanobeir_set`` (``dataset_id``: ``<dataset>#<set>``, :mod:`crossrank.data.nanobeir`)."""
     if kind == "local":
         if not path:
             raise ConfigError("data.path / eval.path: a local source needs a directory path")
@@ -118,6 +119,11 @@ def load_source(kind: str, path: str | None = None, dataset_id: str | None = Non
         from crossrank.data.irds import IRDatasetsSource
 
         return IRDatasetsSource(dataset_id, run_path=run_path, name=name)
+    if kind == "nanobeir_set":  # one set of a NanoBEIR dataset in sentence-transformers' format: "<id>#<set>"
+        from crossrank.data.nanobeir import SEPARATOR, NanoBEIRSource
+
+        dataset, _, set_name = str(dataset_id).rpartition(SEPARATOR)
+        return NanoBEIRSource(dataset, set_name, name=name)
     if kind == "hf":
         from crossrank.data.hf import KEYS, HFSource
 
@@ -127,7 +133,7 @@ def load_source(kind: str, path: str | None = None, dataset_id: str | None = Non
             raise ConfigError(f"data.hf.{unknown[0]}: unknown key (known: {', '.join(sorted(KEYS))})" if unknown
                               else "data.hf.path: an hf source needs a hub dataset id or a local folder")
         return HFSource(**values, name=name)
-    raise ConfigError(f"source kind {kind!r}: expected 'local', 'ir_datasets' or 'hf'")
+    raise ConfigError(f"source kind {kind!r}: expected 'local', 'ir_datasets', 'hf' or 'nanobeir_set'")
 
 
 #: What ``data.val_source`` holds besides the source: how many of its judged queries validate, and from which

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.data.bm25 import BM25Settings
 from crossrank.data.candidates import FirstStage
+from crossrank.data.nanobeir import DEFAULT_DATASET, SPLITS, member_id
 from crossrank.data.sources import Source, declared_level, load_source
 from crossrank.errors import ConfigError
 
@@ -56,8 +57,9 @@ def metric_names(depth: int | None, relevance_level: int = 1, base: Iterable[str
 class EvalSet:
     """An evaluation set (config group ``eval``).
 
-    ``kind``: ``local`` (``path``: an irdata-format folder) or ``ir_datasets`` (``dataset_id``). The first
-    stage is ``run_path`` if given, else the source's run (``run.tsv`` / scoreddocs), else BM25 top
+    ``kind``: ``local`` (``path``: an irdata-format folder), ``ir_datasets`` (``dataset_id``), ``nanobeir`` (a
+    suite: :func:`suite_members`) or one of its ``nanobeir_set`` members. The first stage (``first_stage``) is
+    ``run_path`` if given, else the source's run (``run.tsv`` / scoreddocs / a stored ranking), else BM25 top
     ``depth`` over the collection. ``depth: null`` reranks every candidate. ``relevance_level: null``
     takes the level a local folder declares in its ``dataset.yaml``, else 1.
     """
@@ -70,7 +72,7 @@ class EvalSet:
     depth: int | None = 100
     relevance_level: int | None = None
     metrics: list[str] = field(default_factory=lambda: list(BASE_METRICS))
-    batch_size: int | None = None  # None: 16 on a CPU in fp32, 32 in bf16, 256 on a GPU
+    batch_size: int | None = None  # None: the scorer's default (CrossEncoderScorer.default_batch_size)
     shard_size: int = 50_000
     compare_runs: dict[str, str] = field(default_factory=dict)
     stat_test: str = "student"
@@ -133,9 +135,9 @@ class EvalSet:
         return [r for r in RANKINGS if made.get(r, True)] + list(self.compare_runs)
 
 
-#: NanoBEIR's 13 sets, by their ir_datasets names (``nano-beir/<name>``).
-NANOBEIR = ("climate-fever", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "msmarco", "nfcorpus", "nq", "quora",
-            "scidocs", "arguana", "scifact", "webis-touche2020")
+#: NanoBEIR's 13 sets, by their ir_datasets names (``nano-beir/<name>``; :data:`crossrank.data.nanobeir.SPLITS`
+#: gives sentence-transformers' split of each).
+NANOBEIR = tuple(SPLITS)
 #: The sets sentence-transformers' CrossEncoderNanoBEIREvaluator takes by default: all but the two
 #: argument-retrieval sets.
 NANOBEIR_DEFAULT = tuple(s for s in NANOBEIR if s not in ("arguana", "webis-touche2020"))
@@ -167,8 +169,9 @@ def eval_sets(cfg: DictConfig) -> list[EvalSet]:
 
 
 def suite_members(spec: EvalSet, key: str = "eval") -> list[EvalSet]:
-    """A NanoBEIR suite as its sets: each ``nano-beir/<set>`` read through ir_datasets, BM25 over its own corpus as
-    the first stage, the suite's other settings."""
+    """A NanoBEIR suite as its sets: each the split of ``eval.dataset_id`` (sentence-transformers' format: the stored
+    BM25 ranking is the first stage), or with ``eval.dataset_id=nano-beir`` each ``nano-beir/<set>`` read through
+    ir_datasets with BM25 over its own corpus; the suite's other settings."""
     from dataclasses import replace
 
     if spec.sets is None or spec.sets == "all":
@@ -181,5 +184,9 @@ def suite_members(spec: EvalSet, key: str = "eval") -> list[EvalSet]:
     unknown = [s for s in chosen if s not in NANOBEIR]
     if unknown:
         raise ConfigError(f"{key}.sets: {unknown[0]} is not a NanoBEIR set (known: {', '.join(NANOBEIR)})")
-    return [replace(spec, name=f"{spec.name}_{s}", kind="ir_datasets", dataset_id=f"nano-beir/{s}", path=None,
+    dataset = spec.dataset_id or DEFAULT_DATASET
+    if dataset == "nano-beir":  # ir_datasets' copies: no stored ranking, crossrank's BM25 is the first stage
+        return [replace(spec, name=f"{spec.name}_{s}", kind="ir_datasets", dataset_id=f"nano-beir/{s}", path=None,
+                        run_path=None, sets=None, suite=spec.name) for s in chosen]
+    return [replace(spec, name=f"{spec.name}_{s}", kind="nanobeir_set", dataset_id=member_id(dataset, s), path=None,
                     run_path=None, sets=None, suite=spec.name) for s in chosen]

@@ -48,8 +48,9 @@ class LambdaLoss(nn.Module):
 
     def citation_params(self) -> dict[str, object]:
         """The loss's parameters as sentence-transformers' card lists them."""
-        names = {"ndcg_loss2pp": "NDCGLoss2PPScheme", "ndcg_loss2": "NDCGLoss2Scheme",
-                 "ndcg_loss1": "NDCGLoss1Scheme", "lambdarank": "LambdaRankScheme", "none": None}
+        where = "sentence_transformers.cross_encoder.losses.lambda_loss."
+        names = {"ndcg_loss2pp": f"{where}NDCGLoss2PPScheme(mu={self.mu})", "ndcg_loss2": f"{where}NDCGLoss2Scheme",
+                 "ndcg_loss1": f"{where}NDCGLoss1Scheme", "lambdarank": f"{where}LambdaRankScheme", "none": None}
         return {"weighting_scheme": names[self.weighting], "k": self.k, "sigma": self.sigma, "eps": self.eps,
                 "reduction_log": self.reduction_log, "activation_fn": "torch.nn.modules.linear.Identity"}
 
