@@ -35,9 +35,11 @@ def load() -> dict[str, list[tuple[str, dict]]]:
 def where(runs: list[tuple[str, dict]]) -> str:
     first = runs[0][1]
     machine, versions = first["machine"], first["versions"]
-    commit = (first.get("git") or {}).get("commit", "?")[:7]
+    commits = [(r.get("git") or {}).get("commit", "?")[:7] for _, r in runs]
+    commit = f"commit `{commits[0]}`" if len(set(commits)) == 1 else \
+        "commits " + " / ".join(f"`{c}`" for c in commits)  # each run's own, in the runs' order
     links = ", ".join(f"[{i + 1}](results/{f})" for i, (f, _) in enumerate(runs))
-    return (f"{first['date'][:10]}, commit `{commit}`, {machine.get('cpu') or machine.get('platform')} "
+    return (f"{first['date'][:10]}, {commit}, {machine.get('cpu') or machine.get('platform')} "
             f"({machine.get('cpus')} cores{', ' + ', '.join(machine['gpus']) if machine.get('gpus') else ''}), "
             f"torch {versions.get('torch')}, transformers {versions.get('transformers')}, sentence-transformers "
             f"{versions.get('sentence-transformers')}; runs {links}")

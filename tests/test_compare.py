@@ -48,3 +48,21 @@ def test_bad_input_is_one_line(args, message: str, multirun: Path, tmp_path: Pat
     assert crossrank(["compare", *args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_runs_over_different_first_stages_are_compared_with_a_warning(multirun: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    import json
+    import shutil
+
+    other = shutil.copytree(multirun / "1", tmp_path / "other")
+    metrics = other / "eval" / "data" / "metrics.json"
+    saved = json.loads(metrics.read_text())
+    same = saved["first_stage_name"]
+    metrics.write_text(json.dumps({**saved, "first_stage_name": "crossrank's BM25 over its collection"}))
+    tables = compare_mod.compare([str(multirun / "0"), str(other)], ["ndcg@10"])
+    err = capsys.readouterr().err
+    assert "warning: data: the runs reranked different first stages" in err and same in err
+    assert any("different first stages" in note for note in tables[0]["notes"])
+    tables = compare_mod.compare([str(multirun / "0"), str(multirun / "1")], ["ndcg@10"])
+    assert "different first stages" not in capsys.readouterr().err

@@ -85,3 +85,24 @@ def test_lambdaloss_weighting_schemes(scheme: str, model, logits: torch.Tensor) 
         want = losses.LambdaLoss(model, weighting_scheme=schemes[scheme], k=3)(
             [QUERIES, DOCS], [torch.tensor(row) for row in GRADED]).item()
     assert got == pytest.approx(want, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bce", "bce_weighted", "listnet", "ranknet", "ndcg_loss2pp", "ndcg_loss2",
+                                  "ndcg_loss1", "lambdarank", "none"])
+def test_model_card_lists_a_loss_as_sentence_transformers_does(name: str, model) -> None:
+    """The parameters a card cites under a sentence-transformers loss's name are that loss's ``get_config_dict``."""
+    from sentence_transformers.cross_encoder import losses
+
+    from crossrank.training.losses import BCELoss, LambdaLoss, ListNetLoss, RankNetLoss
+
+    schemes = {"ndcg_loss2pp": losses.NDCGLoss2PPScheme(), "ndcg_loss2": losses.NDCGLoss2Scheme(),
+               "ndcg_loss1": losses.NDCGLoss1Scheme(), "lambdarank": losses.LambdaRankScheme(),
+               "none": losses.NoWeightingScheme()}
+    pairs = {"bce": (BCELoss(), losses.BinaryCrossEntropyLoss(model)),
+             "bce_weighted": (BCELoss(pos_weight=3.0),
+                              losses.BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(3.0))),
+             "listnet": (ListNetLoss(), losses.ListNetLoss(model)),
+             "ranknet": (RankNetLoss(sigma=2.0), losses.RankNetLoss(model, sigma=2.0))}
+    ours, theirs = pairs.get(name) or (LambdaLoss(weighting=name, k=5),
+                                      losses.LambdaLoss(model, weighting_scheme=schemes[name], k=5))
+    assert ours.citation_params() == theirs.get_config_dict()

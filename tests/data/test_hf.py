@@ -87,3 +87,9 @@ def test_bad_settings_and_offline_hub_ids_are_one_line(tmp_path: Path) -> None:
     message = str(error.value)
     assert message.startswith("data.hf.path: cannot load samaya-ai/no-such-dataset-here") and "\n" not in message
     assert "data.hf.path=FOLDER" in message
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "train-00000-of-00001.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(DataError, match=r"^data.hf.path: cannot load .*broken \(") as error:
+        load_source("hf", hf={"path": str(broken)}).qrels()
+    assert "\n" not in str(error.value)

@@ -261,3 +261,45 @@ def test_offline_hub_nanobeir_is_one_line(tiny_model_dir: Path, tmp_path: Path, 
     assert exit_.value.code == 2 and len(errors) == 1, errors
     assert errors[0].startswith("error: eval.dataset_id: cannot load sentence-transformers/NanoBEIR-en")
     assert "eval.dataset_id=FOLDER" in errors[0] and not (tmp_path / "eval").exists()
+
+
+def break_ranking(folder: Path) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = folder / "bm25" / "NanoSciFact-00000-of-00001.parquet"
+    rows = pq.read_table(file).to_pylist()
+    rows[1]["corpus-ids"] = [*rows[1]["corpus-ids"], "scifact-gone"]
+    pq.write_table(pa.Table.from_pylist(rows), file)
+    return "ranks passage 'scifact-gone' for query 'scifact-q1', which has no text in its corpus"
+
+
+def break_parquet(folder: Path) -> str:
+    (folder / "queries" / "NanoSciFact-00000-of-00001.parquet").write_bytes(b"not parquet")
+    return "NanoSciFact-00000-of-00001.parquet: not a readable parquet file"
+
+
+@pytest.mark.parametrize("damage", [break_ranking, break_parquet])
+def test_a_broken_local_nanobeir_copy_fails_in_one_line_before_scoring(damage, tiny_model_dir: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    from helpers import compose_cfg
+    from nanobeir import write_st_nanobeir
+
+    from crossrank.cli.app import run
+
+    folder = write_st_nanobeir(tmp_path / "nanobeir", ["scifact"])
+    expected = damage(folder)
+    cfg = compose_cfg("evaluate", [f"model.name_or_path={tiny_model_dir}", "eval=nanobeir", "eval.sets=[scifact]",
+                                   f"eval.dataset_id={folder}", "progress=false", "model.device=cpu"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        run("evaluate", cfg)
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert exit_.value.code == 2 and len(errors) == 1 and expected in errors[0], errors
+    assert not (tmp_path / "eval").exists()
+
+
+def test_a_nanobeir_member_without_its_dataset_is_a_config_error() -> None:
+    from crossrank.data.sources import load_source
+
+    with pytest.raises(ConfigError, match=r"'scifact': a nanobeir_set source is '<dataset>#<set>'"):
+        load_source("nanobeir_set", dataset_id="scifact")

@@ -48,7 +48,7 @@ def check_source(source: Source, run_path: str | None = None) -> None:
         if run_path and run is None:
             raise DataError(f"{run_path}: run file not found")
     elif isinstance(source, NanoBEIRSource):  # its four subsets loaded now: offline, a set fails in seconds
-        source.queries(), source.qrels(), source.corpus()
+        source.check()
     elif isinstance(source, IRDatasetsSource):
         if source.run_path and not Path(source.run_path).is_file():
             raise DataError(f"{source.run_path}: run file not found")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossrank.data.inmemory import InMemoryRun
+from crossrank.data.inmemory import InMemoryRun, hub_errors_as_one_line, local_folder
 from crossrank.data.trec import Qrels, RunRow
 from crossrank.errors import ConfigError, DataError
 from crossrank.files import file_stamp
@@ -59,8 +59,7 @@ class HFSource(InMemoryRun):
     @property
     def local(self) -> Path | None:
         """The local folder, when ``path`` is one."""
-        folder = Path(self.path).expanduser()
-        return folder if folder.is_dir() else None
+        return local_folder(self.path)
 
     def describe(self) -> str:
         """Where the pairs come from, for the model card."""
@@ -157,16 +156,10 @@ def load_rows(path: str, split: str, rows: int | None, revision: str | None, loc
     return datasets.load_dataset(path, split=split, revision=revision, streaming=rows is not None)
 
 
-@contextlib.contextmanager
-def offline_as_one_line(path: str) -> Iterator[None]:
-    """A failed download (when the dataset is opened, or as its rows stream) as one line naming the local way."""
-    import datasets
-
-    try:
-        yield
-    except (ConnectionError, OSError, datasets.exceptions.DatasetNotFoundError) as e:
-        raise DataError(f"data.hf.path: cannot load {path} ({str(e).splitlines()[0][:200]}); offline, put the "
-                        "dataset's parquet files in a folder and give data.hf.path=FOLDER") from None
+def offline_as_one_line(path: str) -> contextlib.AbstractContextManager[None]:
+    """A failed download or unreadable file of ``data.hf.path`` as one line naming the local way."""
+    return hub_errors_as_one_line("data.hf.path", path, "", "offline, put the dataset's parquet files in a folder "
+                                  "and give data.hf.path=FOLDER")
 
 
 class _Rows:

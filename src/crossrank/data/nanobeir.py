@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossrank.data.inmemory import InMemoryRun
+from crossrank.data.inmemory import InMemoryRun, hub_errors_as_one_line, local_folder
 from crossrank.data.trec import Qrels, RunRow
 from crossrank.errors import DataError
 from crossrank.files import file_stamp
@@ -32,6 +32,10 @@ SUBSETS = ("corpus", "queries", "qrels", "bm25")
 COLUMNS = {"corpus": ("_id", "text"), "queries": ("_id", "text"), "qrels": ("query-id", "corpus-id"),
            "bm25": ("query-id", "corpus-ids")}
 SEPARATOR = "#"  # a member set's dataset_id: "<dataset>#<set>"
+#: ``eval.dataset_id`` that reads ir_datasets' English copies (``nano-beir/<set>``) with crossrank's own BM25.
+IR_DATASETS_COPIES = "nano-beir"
+OFFLINE = (f"offline, give a local copy in its layout (eval.dataset_id=FOLDER), or for English ir_datasets' files "
+           f"(eval.dataset_id={IR_DATASETS_COPIES})")
 
 
 def member_id(dataset_id: str, name: str) -> str:
@@ -51,14 +55,14 @@ class NanoBEIRSource(InMemoryRun):
 
     def __post_init__(self) -> None:
         if self.set_name not in SPLITS:
-            raise DataError(f"eval.sets: {self.set_name} is not a NanoBEIR set (known: {', '.join(SPLITS)})")
+            raise DataError(f"{member_id(self.dataset_id, self.set_name)}: {self.set_name!r} is not a NanoBEIR set "
+                            f"(known: {', '.join(SPLITS)})")
         self.split = SPLITS[self.set_name]
         self.name = self.name or f"nanobeir_{self.set_name}"
 
     @property
     def local(self) -> Path | None:
-        folder = Path(self.dataset_id).expanduser()
-        return folder if folder.is_dir() else None
+        return local_folder(self.dataset_id)
 
     def files(self, subset: str) -> list[Path]:
         """A local folder's parquet files of one subset and this set's split."""
@@ -72,33 +76,33 @@ class NanoBEIRSource(InMemoryRun):
         if subset not in self._tables:
             local = self.local
             if local is not None:
+                import pyarrow
                 import pyarrow.parquet as pq
 
                 files = self.files(subset)
                 if not files:
-                    raise DataError(f"eval.dataset_id: {local} has no {subset}/{self.split}-*.parquet (the layout of "
+                    raise DataError(f"{local}: has no {subset}/{self.split}-*.parquet (the layout of "
                                     f"{DEFAULT_DATASET})")
-                table = pq.read_table([str(f) for f in files]) if len(files) > 1 else pq.read_table(str(files[0]))
+                try:
+                    table = pq.read_table([str(f) for f in files]) if len(files) > 1 else pq.read_table(str(files[0]))
+                except (OSError, pyarrow.ArrowException) as e:
+                    reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
+                    raise DataError(f"{files[0]}: not a readable parquet file ({reason})") from None
                 columns = table.column_names
                 self._tables[subset] = {c: table.column(c).to_pylist() for c in columns}
             else:
                 self._tables[subset] = self._from_hub(subset)
             missing = [c for c in COLUMNS[subset] if c not in self._tables[subset]]
             if missing:
-                raise DataError(f"eval.dataset_id: {self.dataset_id} ({subset}, {self.split}) has no column "
+                raise DataError(f"{self.dataset_id}: its {subset} ({self.split}) has no column "
                                 f"{missing[0]!r} (a NanoBEIR {subset} has {', '.join(COLUMNS[subset])})")
         return self._tables[subset]
 
     def _from_hub(self, subset: str) -> dict[str, list[Any]]:
         import datasets
 
-        try:
+        with hub_errors_as_one_line("eval.dataset_id", self.dataset_id, f"{subset}, {self.split}: ", OFFLINE):
             table = datasets.load_dataset(self.dataset_id, subset, split=self.split)
-        except (ConnectionError, OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
-            reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
-            raise DataError(f"eval.dataset_id: cannot load {self.dataset_id} ({subset}, {self.split}: {reason}); "
-                            "offline, give a local copy in its layout (eval.dataset_id=FOLDER), or for English "
-                            "ir_datasets' files (eval.dataset_id=nano-beir)") from None
         self.fingerprints[subset] = table._fingerprint  # what the hub served: part of the cache keys
         return {c: table[c] for c in table.column_names}
 
@@ -118,6 +122,19 @@ class NanoBEIRSource(InMemoryRun):
                 for pid in pids if isinstance(pids, list) else [pids]:
                     qrels.setdefault(qid, {})[str(pid)] = 1
         return qrels
+
+    def check(self) -> None:
+        """Every subset loads, and the stored ranking names only known queries and passages with a text: a broken
+        copy fails in seconds, not after the sets before it are reranked."""
+        queries, corpus, _ = self.queries(), self.corpus(), self.qrels()
+        for qid, pids in zip(map(str, self.table("bm25")["query-id"]), self.table("bm25")["corpus-ids"]):
+            if qid not in queries:
+                raise DataError(f"{self.dataset_id}: its bm25 ({self.split}) ranks query {qid!r}, which is not in "
+                                "its queries")
+            missing = next((str(p) for p in pids if corpus.get(str(p)) is None), None)
+            if missing is not None:
+                raise DataError(f"{self.dataset_id}: its bm25 ({self.split}) ranks passage {missing!r} for query "
+                                f"{qid!r}, which has no text in its corpus")
 
     def declared(self) -> dict[str, object]:
         return {}

@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crossrank.data.candidates import mode_of
 from crossrank.data.trec import Qrels
 from crossrank.errors import ConfigError
 
@@ -36,7 +37,7 @@ def check_teacher(teacher_run: object, negatives: str, first_stage: str) -> None
     collection, a mined run) have no score in it, which the build would find only after all its work."""
     if teacher_run != TEACHER_IN_SOURCE:
         return
-    if first_stage in ("bm25", "bm25s"):
+    if mode_of(first_stage) == "bm25":
         raise ConfigError(f"data.first_stage: {first_stage} retrieves negatives the source's run does not score; "
                           "data.teacher_run: source needs data.first_stage=auto or run")
     if negatives == "mined":

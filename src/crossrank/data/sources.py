@@ -123,6 +123,9 @@ def load_source(kind: str, path: str | None = None, dataset_id: str | None = Non
         from crossrank.data.nanobeir import SEPARATOR, NanoBEIRSource
 
         dataset, _, set_name = str(dataset_id).rpartition(SEPARATOR)
+        if not dataset:
+            raise ConfigError(f"dataset_id: {dataset_id!r}: a nanobeir_set source is '<dataset>{SEPARATOR}<set>' "
+                              f"(e.g. sentence-transformers/NanoBEIR-en{SEPARATOR}scifact)")
         return NanoBEIRSource(dataset, set_name, name=name)
     if kind == "hf":
         from crossrank.data.hf import KEYS, HFSource

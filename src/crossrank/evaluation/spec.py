@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.data.bm25 import BM25Settings
 from crossrank.data.candidates import FirstStage
-from crossrank.data.nanobeir import DEFAULT_DATASET, SPLITS, member_id
+from crossrank.data.nanobeir import DEFAULT_DATASET, IR_DATASETS_COPIES, SPLITS, member_id
 from crossrank.data.sources import Source, declared_level, load_source
 from crossrank.errors import ConfigError
 
@@ -185,8 +185,8 @@ def suite_members(spec: EvalSet, key: str = "eval") -> list[EvalSet]:
     if unknown:
         raise ConfigError(f"{key}.sets: {unknown[0]} is not a NanoBEIR set (known: {', '.join(NANOBEIR)})")
     dataset = spec.dataset_id or DEFAULT_DATASET
-    if dataset == "nano-beir":  # ir_datasets' copies: no stored ranking, crossrank's BM25 is the first stage
-        return [replace(spec, name=f"{spec.name}_{s}", kind="ir_datasets", dataset_id=f"nano-beir/{s}", path=None,
-                        run_path=None, sets=None, suite=spec.name) for s in chosen]
+    if dataset == IR_DATASETS_COPIES:  # ir_datasets' copies: no stored ranking, crossrank's BM25 is the first stage
+        return [replace(spec, name=f"{spec.name}_{s}", kind="ir_datasets", dataset_id=f"{IR_DATASETS_COPIES}/{s}",
+                        path=None, run_path=None, sets=None, suite=spec.name) for s in chosen]
     return [replace(spec, name=f"{spec.name}_{s}", kind="nanobeir_set", dataset_id=member_id(dataset, s), path=None,
                     run_path=None, sets=None, suite=spec.name) for s in chosen]

@@ -47,12 +47,14 @@ class LambdaLoss(nn.Module):
         self.reduction_log = reduction_log
 
     def citation_params(self) -> dict[str, object]:
-        """The loss's parameters as sentence-transformers' card lists them."""
+        """The loss's parameters as sentence-transformers' card lists them (its ``get_config_dict``: the scheme's
+        class, not its ``mu``, which the run's config keeps)."""
         where = "sentence_transformers.cross_encoder.losses.lambda_loss."
-        names = {"ndcg_loss2pp": f"{where}NDCGLoss2PPScheme(mu={self.mu})", "ndcg_loss2": f"{where}NDCGLoss2Scheme",
-                 "ndcg_loss1": f"{where}NDCGLoss1Scheme", "lambdarank": f"{where}LambdaRankScheme", "none": None}
-        return {"weighting_scheme": names[self.weighting], "k": self.k, "sigma": self.sigma, "eps": self.eps,
-                "reduction_log": self.reduction_log, "activation_fn": "torch.nn.modules.linear.Identity"}
+        names = {"ndcg_loss2pp": "NDCGLoss2PPScheme", "ndcg_loss2": "NDCGLoss2Scheme", "ndcg_loss1": "NDCGLoss1Scheme",
+                 "lambdarank": "LambdaRankScheme", "none": "NoWeightingScheme"}
+        return {"weighting_scheme": where + names[self.weighting], "k": self.k, "sigma": self.sigma, "eps": self.eps,
+                "reduction_log": self.reduction_log, "activation_fn": "torch.nn.modules.linear.Identity",
+                "mini_batch_size": None}
 
     def weights(self, gain: torch.Tensor, discount: torch.Tensor) -> torch.Tensor:
         if self.weighting == "none":
