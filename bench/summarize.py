@@ -39,7 +39,10 @@ def where(runs: list[tuple[str, dict]]) -> str:
     commit = f"commit `{commits[0]}`" if len(set(commits)) == 1 else \
         "commits " + " / ".join(f"`{c}`" for c in commits)  # each run's own, in the runs' order
     links = ", ".join(f"[{i + 1}](results/{f})" for i, (f, _) in enumerate(runs))
-    return (f"{first['date'][:10]}, {commit}, {machine.get('cpu') or machine.get('platform')} "
+    cpus = list(dict.fromkeys(r["machine"].get("cpu") or r["machine"].get("platform") for _, r in runs))
+    cpu = cpus[0] if len(cpus) == 1 else " / ".join(
+        r["machine"].get("cpu") or r["machine"].get("platform") for _, r in runs)  # each run's, in the runs' order
+    return (f"{first['date'][:10]}, {commit}, {cpu} "
             f"({machine.get('cpus')} cores{', ' + ', '.join(machine['gpus']) if machine.get('gpus') else ''}), "
             f"torch {versions.get('torch')}, transformers {versions.get('transformers')}, sentence-transformers "
             f"{versions.get('sentence-transformers')}; runs {links}")

@@ -98,3 +98,17 @@ def test_mined_negatives_without_a_run_is_one_line(irdata_dir: Path, tmp_path: P
         check_train(compose_cfg("train", ["model=tiny", "data=local", f"data.path={irdata_dir}",
                                           "data.negatives=mined", f"data.mined_run={tmp_path}/nope.run",
                                           "eval=none"], tmp_path))
+
+
+@pytest.mark.parametrize("command", ["mine", "teach"])
+def test_a_bad_teacher_fails_before_the_first_stage_is_built(command: str, tmp_path: Path, monkeypatch,
+                                                            capsys) -> None:
+    from conftest import write_irdata
+
+    data = write_irdata(tmp_path / "data", with_run=False)  # no run: the first stage would be a new BM25 index
+    monkeypatch.setenv("CROSSRANK_CACHE", str(tmp_path / "cache"))
+    assert crossrank([command, "--data", str(data), "--teacher", str(tmp_path / "no-such-model"),
+                      "--out", str(tmp_path / "out.run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-model" in err[0], err
+    assert not (tmp_path / "cache" / "bm25").exists() and not (tmp_path / "out.run").exists()

@@ -64,3 +64,12 @@ def test_each_head_names_what_loads_it() -> None:
     assert ModelCard(segment).data.library_name is None
     assert "CrossEncoder(" not in segment and "from crossrank import Reranker" in segment
     assert "Only crossrank loads this head" in segment
+
+
+def test_a_lambdaloss_mu_the_cited_parameters_leave_out_is_said_in_prose() -> None:
+    from crossrank.training.losses import LambdaLoss
+
+    cards = {mu: render("x", DATASET, "LambdaLoss", LambdaLoss(mu=mu).citation_params(), {}, {}, [],
+                        loss_note=LambdaLoss(mu=mu).card_note()) for mu in (10.0, 2.5)}
+    assert "mu is 2.5 (sentence-transformers' default: 10)" in cards[2.5]
+    assert "mu is" not in cards[10.0] and "Also:" not in cards[10.0]

@@ -4,6 +4,7 @@ rows and a filter; validation held out of the rows; offline, one line naming the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,9 @@ def test_sentence_transformers_pairs_and_tuples(tmp_path: Path) -> None:
     bad = write_parquet(tmp_path / "bad", [{"query": "q", "passage": "p", "label": 0.7}])
     with pytest.raises(DataError, match="label 0.7 is not a judgment"):
         load_source("hf", hf={"path": str(bad)}).qrels()
+    worded = write_parquet(tmp_path / "worded", [{"query": "q", "passage": "p", "label": "relevant"}])
+    with pytest.raises(DataError, match=r"^data.hf: row 1: label 'relevant' is not a judgment"):
+        load_source("hf", hf={"path": str(worded)}).qrels()
 
 
 def test_bad_settings_and_offline_hub_ids_are_one_line(tmp_path: Path) -> None:
@@ -92,4 +96,50 @@ def test_bad_settings_and_offline_hub_ids_are_one_line(tmp_path: Path) -> None:
     (broken / "train-00000-of-00001.parquet").write_bytes(b"not a parquet file")
     with pytest.raises(DataError, match=r"^data.hf.path: cannot load .*broken \(") as error:
         load_source("hf", hf={"path": str(broken)}).qrels()
-    assert "\n" not in str(error.value)
+    assert "\n" not in str(error.value) and str(error.value).endswith("parquet files: check them")
+
+
+def test_the_pair_cache_key_of_a_hub_dataset_follows_the_commit_the_hub_serves(monkeypatch) -> None:
+    """The hub's API answered by a local server (huggingface_hub's own client asks it): a new commit of the dataset
+    is a new key; a hub that cannot be asked leaves the commit out, without an error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import huggingface_hub.constants
+
+    from crossrank.data.hf import hub_commit
+
+    served = {"sha": "1" * 40}
+    asked: list[str] = []
+
+    class Hub(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            body = json.dumps({"id": "samaya-ai/msmarco-w-instructions", "sha": served["sha"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the suite's setting: here, online
+    try:
+        source = load_source("hf", hf={"path": "samaya-ai/msmarco-w-instructions"})
+        first = json.loads(source.cache_key())
+        hub_commit.cache_clear()
+        served["sha"] = "2" * 40
+        second = json.loads(source.cache_key())
+    finally:
+        server.shutdown()
+        server.server_close()
+        hub_commit.cache_clear()
+    assert first["commit"] == "1" * 40 and second["commit"] == "2" * 40
+    assert [p for p in asked if p.startswith("/api/datasets/samaya-ai/msmarco-w-instructions")]
+    assert json.loads(source.cache_key())["commit"] is None  # nothing listens there now
+    hub_commit.cache_clear()

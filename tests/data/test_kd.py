@@ -40,8 +40,23 @@ def test_triples_become_judgments_and_a_teacher_run() -> None:
     assert again.qrels()["msmarco-q1"] == {"msmarco-d1-far": 1}
 
 
+def test_converted_teacher_files_are_made_again_when_the_conversion_changes(monkeypatch) -> None:
+    """A run written by an older crossrank is not read as the current conversion's."""
+    from crossrank.data import kd
+
+    write_triples(BASE)
+    IRDatasetsSource(f"{BASE}/kd-docpairs").qrels()
+    run = folder(BASE) / "teacher.run"
+    run.write_text("a run an older conversion wrote\n")
+    IRDatasetsSource(f"{BASE}/kd-docpairs").qrels()
+    assert run.read_text() == "a run an older conversion wrote\n"  # same conversion, same triples: kept
+    monkeypatch.setattr(kd, "CONVERSION", kd.CONVERSION + " (changed)")
+    IRDatasetsSource(f"{BASE}/kd-docpairs").qrels()
+    assert run.read_text().splitlines()[0].split()[:3] == ["msmarco-q0", "Q0", "msmarco-d0-hit"]
+
+
 def test_a_malformed_triple_names_its_line(tmp_path: Path) -> None:
-    from crossrank.data.kd import teacher_tables
+    from crossrank.data.kd_triples import teacher_tables
 
     path = tmp_path / "t.tsv"
     path.write_text("1.0\t0.5\tq\tp\tn\n1.0\tnan\tq\tp\tn2\n")
@@ -67,7 +82,7 @@ def test_teacher_scores_are_averaged_alike_for_integer_and_text_ids(tmp_path: Pa
     pair on several lines, or a positive on some lines and a negative on others, gets one mean over all of them)."""
     import random
 
-    from crossrank.data.kd import teacher_tables
+    from crossrank.data.kd_triples import teacher_tables
 
     rng = random.Random(0)
     rows = [(round(rng.uniform(-9, 9), 4), round(rng.uniform(-9, 9), 4), rng.randrange(40), rng.randrange(90),
@@ -127,4 +142,5 @@ def test_offline_teacher_scores_fail_in_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "nano-beir/nq/kd-docpairs" in errors[0], proc.stderr[-2000:]
-    assert f"put {HOFSTATTER_ENSEMBLE.file} (Zenodo record 4068216) in {home}/nano-beir/nq/kd-docpairs/" in errors[0]
+    url = f"https://zenodo.org/record/4068216/files/{HOFSTATTER_ENSEMBLE.file}"
+    assert f"put {HOFSTATTER_ENSEMBLE.file} (from {url}) in {home}/nano-beir/nq/kd-docpairs/" in errors[0]

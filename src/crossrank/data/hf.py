@@ -16,6 +16,7 @@ folder holding the dataset's parquet files (read with the ``parquet`` builder, w
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -82,10 +83,14 @@ class HFSource(InMemoryRun):
         return {}
 
     def cache_key(self) -> str:
+        """The settings, and what is read: a local folder's files, or the hub commit served (a dataset updated on
+        the hub is built again)."""
         local = self.local
         files = [file_stamp(f) for f in parquet_files(local)] if local else None
+        commit = None if local else hub_commit(self.path, self.revision)
         return json.dumps({"hf": self.path, "split": self.split, "rows": self.rows, "filter": self.filter,
-                           "format": self.format, "revision": self.revision, "files": files}, sort_keys=True)
+                           "format": self.format, "revision": self.revision, "files": files, "commit": commit},
+                          sort_keys=True)
 
     def collection_key(self) -> str:
         return self.cache_key()
@@ -114,21 +119,20 @@ class HFSource(InMemoryRun):
         if self._read is None:
             read = _Rows(self.format)
             wanted = dict(self.filter or {})
-            with offline_as_one_line(self.path):  # rows are streamed: a download can fail at any row
-                for row in load_rows(self.path, self.split, self.rows, self.revision, self.local):
-                    if self.rows is not None and read.seen >= self.rows:
-                        break
-                    read.seen += 1
-                    missing = [k for k in wanted if k not in row]
-                    if missing:
-                        raise ConfigError(f"data.hf.filter.{missing[0]}: {self.path} has no column {missing[0]!r} "
-                                          f"(columns: {', '.join(row)})")
-                    if all(row[k] == v for k, v in wanted.items()):
-                        try:
-                            read.add(row)
-                        except KeyError as e:
-                            raise DataError(f"data.hf.format: {read.shape} rows need the column {e.args[0]!r} "
-                                            f"({self.path} has {', '.join(row)})") from None
+            for row in streamed(self.path, self.split, self.rows, self.revision, self.local):
+                if self.rows is not None and read.seen >= self.rows:
+                    break
+                read.seen += 1
+                missing = [k for k in wanted if k not in row]
+                if missing:
+                    raise ConfigError(f"data.hf.filter.{missing[0]}: {self.path} has no column {missing[0]!r} "
+                                      f"(columns: {', '.join(row)})")
+                if all(row[k] == v for k, v in wanted.items()):
+                    try:
+                        read.add(row)
+                    except KeyError as e:
+                        raise DataError(f"data.hf.format: {read.shape} rows need the column {e.args[0]!r} "
+                                        f"({self.path} has {', '.join(row)})") from None
             if not read.kept:
                 raise DataError(f"data.hf: no row of {self.path} ({self.split}) is left after data.hf.filter")
             log.info("%s: %d rows kept of %d read (%s format), %d queries, %d passages", self.name, read.kept,
@@ -156,10 +160,37 @@ def load_rows(path: str, split: str, rows: int | None, revision: str | None, loc
     return datasets.load_dataset(path, split=split, revision=revision, streaming=rows is not None)
 
 
+@functools.lru_cache(maxsize=16)
+def hub_commit(path: str, revision: str | None) -> str | None:
+    """The commit the hub serves for dataset ``path`` at ``revision``; None when it cannot be asked (offline:
+    ``datasets`` then reads its own cache, or fails in one line as the rows are read)."""
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi().dataset_info(path, revision=revision).sha
+    except Exception:  # noqa: BLE001  any failure to ask (network, auth, an unknown id) leaves the key without it
+        return None
+
+
 def offline_as_one_line(path: str) -> contextlib.AbstractContextManager[None]:
     """A failed download or unreadable file of ``data.hf.path`` as one line naming the local way."""
-    return hub_errors_as_one_line("data.hf.path", path, "", "offline, put the dataset's parquet files in a folder "
-                                  "and give data.hf.path=FOLDER")
+    hint = ("a local folder is read as the hub dataset's parquet files: check them" if local_folder(path) else
+            "offline, put the dataset's parquet files in a folder and give data.hf.path=FOLDER")
+    return hub_errors_as_one_line("data.hf.path", path, "", hint)
+
+
+def streamed(path: str, split: str, rows: int | None, revision: str | None, local: Path | None
+             ) -> Iterator[dict[str, Any]]:
+    """The split's rows; a failed download or unreadable file, when it is opened or at any row (rows stream), as
+    one line. Only the reading is guarded: an error in what is done with a row is that error."""
+    with offline_as_one_line(path):
+        rows_iter = iter(load_rows(path, split, rows, revision, local))
+    while True:
+        with offline_as_one_line(path):
+            row = next(rows_iter, None)
+        if row is None:
+            return
+        yield row
 
 
 class _Rows:
@@ -185,10 +216,14 @@ class _Rows:
                 self._passage(qid, p.get("docid"), passage_text(p), 0)
         elif self.shape == "pairs":
             label = row["label"]
-            if isinstance(label, bool) or float(label) != int(float(label)) or float(label) < 0:
+            try:
+                value = float(label)
+            except (TypeError, ValueError):
+                value = -1.0
+            if isinstance(label, bool) or not value.is_integer() or value < 0:
                 raise DataError(f"data.hf: row {self.seen}: label {label!r} is not a judgment (an integer >= 0); "
                                 "soft labels need a teacher_run instead")
-            self._passage(self._query(None, row["query"]), None, row["passage"], int(float(label)))
+            self._passage(self._query(None, row["query"]), None, row["passage"], int(value))
         else:
             qid = self._query(None, row["query"])
             self._passage(qid, None, row["positive"], 1)

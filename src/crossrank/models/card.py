@@ -96,7 +96,8 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
            hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any], loss_history: list[dict[str, float]],
            evaluation: Mapping[str, Any] | None = None, max_length: int = 512,
            base_model_note: str | None = None, model_name: str = "crossrank cross-encoder",
-           head: str = "classifier", rankings: tuple[str, ...] = ("first_stage", "reranked")) -> str:
+           head: str = "classifier", rankings: tuple[str, ...] = ("first_stage", "reranked"),
+           loss_note: str | None = None) -> str:
     """Markdown for ``README.md`` from ``card_template.md`` (``huggingface_hub.ModelCard.from_template``): base
     model, data, loss, hyperparameters, training log, results (the rows ``rankings`` of each set that has them).
 
@@ -116,6 +117,7 @@ def render(base_model: str, dataset: Mapping[str, Any] | None, loss_name: str, l
         query_stats=_stats_cell((dataset or {}).get("query_chars") or {}, "characters"),
         passage_stats=_stats_cell((dataset or {}).get("passage_chars") or {}, "characters"),
         loss_name=loss_name, loss_params=json.dumps(dict(loss_params), indent=2).replace("\n", "\n  "),
+        loss_note=loss_note,
         non_default={k: v for k, v in hyperparameters.items() if defaults.get(k, object()) != v},
         hyperparameters=hyperparameters, loss_history=loss_history, evaluation=evaluation,
         rankings=rankings, versions=framework_versions())

@@ -103,8 +103,9 @@ def compare(dirs: list[str], metrics: list[str] | None = None, stat_test: str = 
                  else f"{first.get('n_judged_queries', '?')} judged queries")
         notes = [f"{units}; first stage from {names[0]}; relevance >= {first.get('relevance_level', 1)} counts as "
                  "relevant for binary metrics."]
-        stages = {label: run.evaluations()[set_name].get("first_stage_name") for label, run in zip(names, runs)}
-        if len(set(stages.values()) - {None}) > 1:  # the rerankers saw different candidates: a warning, not a stop
+        if any(h.get("first_stage") != held[0].get("first_stage") for h in held[1:]):  # per query: not the prose
+            stages = {label: run.evaluations()[set_name].get("first_stage_name", "?")
+                      for label, run in zip(names, runs)}
             warning = f"{set_name}: the runs reranked different first stages (" + "; ".join(
                 f"{label}: {stage}" for label, stage in stages.items()) + ")"
             print(f"warning: {warning}", file=sys.stderr)

@@ -49,4 +49,4 @@ def training_card(cfg: DictConfig, scorer: CrossEncoderScorer, module: CrossEnco
     return render(scorer.label, dataset, info.card_name if info else str(cfg.loss._target_), params,
                   hyperparameters(cfg), HF_DEFAULTS, module.loss_history, results, scorer.max_length,
                   base_model_note=origin_note(str(cfg.model.name_or_path)), head=scorer.head,
-                  rankings=TOP_LEVEL)
+                  rankings=TOP_LEVEL, loss_note=getattr(module.loss, "card_note", lambda: None)())

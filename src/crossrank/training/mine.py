@@ -99,6 +99,8 @@ def mine(source: Source, teacher: str, settings: MineSettings) -> tuple[RunDict,
     (:func:`~crossrank.models.teachers.score_many`): memory holds a few bytes a pair, never an embedding a pair."""
     from crossrank.training.teach import teacher_scores
 
+    if not teacher.startswith("run:"):
+        load_teacher(teacher)  # a bad --teacher fails before the first stage (on MS MARCO, a BM25 index); kept loaded
     qrels = source.qrels()
     queries = sorted(q for q in qrels if positives(qrels, q, settings.level))
     pairs = MinedPairs(queries, qrels, as_arrow(first_stage(source, set(queries), settings.depth,

@@ -68,6 +68,8 @@ def teacher_scores(source: Source, teacher: str, pairs: Pairs, what: str = "--te
 def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
     """Write the teacher's scores of ``data``'s pairs to ``out`` (a TREC run); the number of pairs scored."""
     source = load_source(kind="local", path=data)
+    if not teacher.startswith("run:"):
+        load_teacher(teacher)  # a bad --teacher fails before the first stage (a BM25 index); kept loaded
     run, tag = teacher_scores(source, teacher, teacher_pairs(source, depth))
     write_text(out, "".join(trec_lines(run, f"teach-{tag}")))
     return sum(len(v) for v in run.values())

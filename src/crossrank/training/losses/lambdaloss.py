@@ -56,6 +56,12 @@ class LambdaLoss(nn.Module):
                 "reduction_log": self.reduction_log, "activation_fn": "torch.nn.modules.linear.Identity",
                 "mini_batch_size": None}
 
+    def card_note(self) -> str | None:
+        """What the cited parameters leave out: NDCG-Loss2++'s ``mu`` when it is not sentence-transformers' 10."""
+        if self.weighting == "ndcg_loss2pp" and self.mu != 10.0:
+            return f"the weighting scheme's mu is {self.mu:g} (sentence-transformers' default: 10)"
+        return None
+
     def weights(self, gain: torch.Tensor, discount: torch.Tensor) -> torch.Tensor:
         if self.weighting == "none":
             return torch.tensor(1.0, device=gain.device)
