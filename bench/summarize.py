@@ -35,7 +35,8 @@ def load() -> dict[str, list[tuple[str, dict]]]:
 def where(runs: list[tuple[str, dict]]) -> str:
     first = runs[0][1]
     machine, versions = first["machine"], first["versions"]
-    commits = [(r.get("git") or {}).get("commit", "?")[:7] for _, r in runs]
+    commits = [(r.get("git") or {}).get("commit", "?")[:7] + (" (dirty)" if (r.get("git") or {}).get("dirty") else "")
+               for _, r in runs]
     commit = f"commit `{commits[0]}`" if len(set(commits)) == 1 else \
         "commits " + " / ".join(f"`{c}`" for c in commits)  # each run's own, in the runs' order
     links = ", ".join(f"[{i + 1}](results/{f})" for i, (f, _) in enumerate(runs))

@@ -100,15 +100,16 @@ def test_mined_negatives_without_a_run_is_one_line(irdata_dir: Path, tmp_path: P
                                           "eval=none"], tmp_path))
 
 
+@pytest.mark.parametrize("teacher", ["no-such-model", "run:no-such.run"])
 @pytest.mark.parametrize("command", ["mine", "teach"])
-def test_a_bad_teacher_fails_before_the_first_stage_is_built(command: str, tmp_path: Path, monkeypatch,
-                                                            capsys) -> None:
+def test_a_bad_teacher_fails_before_the_first_stage_is_built(command: str, teacher: str, tmp_path: Path,
+                                                            monkeypatch, capsys) -> None:
     from conftest import write_irdata
 
     data = write_irdata(tmp_path / "data", with_run=False)  # no run: the first stage would be a new BM25 index
     monkeypatch.setenv("CROSSRANK_CACHE", str(tmp_path / "cache"))
-    assert crossrank([command, "--data", str(data), "--teacher", str(tmp_path / "no-such-model"),
-                      "--out", str(tmp_path / "out.run")]) == 2
+    teacher = teacher.replace("no-such", str(tmp_path / "no-such"))
+    assert crossrank([command, "--data", str(data), "--teacher", teacher, "--out", str(tmp_path / "out.run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no-such-model" in err[0], err
+    assert len(err) == 1 and "no-such" in err[0] and str(tmp_path) in err[0], err
     assert not (tmp_path / "cache" / "bm25").exists() and not (tmp_path / "out.run").exists()

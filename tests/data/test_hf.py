@@ -101,10 +101,12 @@ def test_bad_settings_and_offline_hub_ids_are_one_line(tmp_path: Path) -> None:
 
 def test_the_pair_cache_key_of_a_hub_dataset_follows_the_commit_the_hub_serves(monkeypatch) -> None:
     """The hub's API answered by a local server (huggingface_hub's own client asks it): a new commit of the dataset
-    is a new key; a hub that cannot be asked leaves the commit out, without an error."""
+    is a new key; a hub that cannot be asked, or offline mode, leaves the commit out, without an error; a pinned
+    commit is the key's without asking."""
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    import datasets
     import huggingface_hub.constants
 
     from crossrank.data.hf import hub_commit
@@ -128,7 +130,8 @@ def test_the_pair_cache_key_of_a_hub_dataset_follows_the_commit_the_hub_serves(m
     server = HTTPServer(("127.0.0.1", 0), Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the suite's setting: here, online
+    for config in (huggingface_hub.constants, datasets.config):  # the suite's offline setting: here, online
+        monkeypatch.setattr(config, "HF_HUB_OFFLINE", False)
     try:
         source = load_source("hf", hf={"path": "samaya-ai/msmarco-w-instructions"})
         first = json.loads(source.cache_key())
@@ -142,4 +145,10 @@ def test_the_pair_cache_key_of_a_hub_dataset_follows_the_commit_the_hub_serves(m
     assert first["commit"] == "1" * 40 and second["commit"] == "2" * 40
     assert [p for p in asked if p.startswith("/api/datasets/samaya-ai/msmarco-w-instructions")]
     assert json.loads(source.cache_key())["commit"] is None  # nothing listens there now
+    hub_commit.cache_clear()
+    asked.clear()
+    pinned = load_source("hf", hf={"path": "samaya-ai/msmarco-w-instructions", "revision": "3" * 40})
+    assert json.loads(pinned.cache_key())["commit"] == "3" * 40
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    assert json.loads(source.cache_key())["commit"] is None and not asked
     hub_commit.cache_clear()

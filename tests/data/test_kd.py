@@ -50,7 +50,9 @@ def test_converted_teacher_files_are_made_again_when_the_conversion_changes(monk
     run.write_text("a run an older conversion wrote\n")
     IRDatasetsSource(f"{BASE}/kd-docpairs").qrels()
     assert run.read_text() == "a run an older conversion wrote\n"  # same conversion, same triples: kept
+    key = IRDatasetsSource(f"{BASE}/kd-docpairs").cache_key()
     monkeypatch.setattr(kd, "CONVERSION", kd.CONVERSION + " (changed)")
+    assert IRDatasetsSource(f"{BASE}/kd-docpairs").cache_key() != key  # pairs built from the old run: not reused
     IRDatasetsSource(f"{BASE}/kd-docpairs").qrels()
     assert run.read_text().splitlines()[0].split()[:3] == ["msmarco-q0", "Q0", "msmarco-d0-hit"]
 

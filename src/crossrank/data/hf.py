@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,8 @@ class HFSource(InMemoryRun):
         if self._read is None:
             read = _Rows(self.format)
             wanted = dict(self.filter or {})
-            for row in streamed(self.path, self.split, self.rows, self.revision, self.local):
+            at = None if self.local else hub_commit(self.path, self.revision)  # the commit the cache key names
+            for row in streamed(self.path, self.split, self.rows, at or self.revision, self.local):
                 if self.rows is not None and read.seen >= self.rows:
                     break
                 read.seen += 1
@@ -160,14 +162,23 @@ def load_rows(path: str, split: str, rows: int | None, revision: str | None, loc
     return datasets.load_dataset(path, split=split, revision=revision, streaming=rows is not None)
 
 
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
 @functools.lru_cache(maxsize=16)
 def hub_commit(path: str, revision: str | None) -> str | None:
-    """The commit the hub serves for dataset ``path`` at ``revision``; None when it cannot be asked (offline:
-    ``datasets`` then reads its own cache, or fails in one line as the rows are read)."""
+    """The commit the hub serves for dataset ``path`` at ``revision`` (asked once a process, for 10 s at most);
+    None when it cannot be asked (offline: ``datasets`` reads its own cache, or fails in one line as the rows are
+    read; give ``data.hf.revision=<commit>`` to pin what an offline key stands for)."""
+    if revision is not None and SHA.fullmatch(revision):
+        return revision
+    import datasets
     from huggingface_hub import HfApi
 
+    if datasets.config.HF_HUB_OFFLINE:
+        return None
     try:
-        return HfApi().dataset_info(path, revision=revision).sha
+        return HfApi().dataset_info(path, revision=revision, timeout=10).sha
     except Exception:  # noqa: BLE001  any failure to ask (network, auth, an unknown id) leaves the key without it
         return None
 

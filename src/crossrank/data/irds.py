@@ -57,7 +57,9 @@ class IRDatasetsSource:
 
     def cache_key(self) -> str:
         stamp = file_stamp(Path(self.run_path) if self.run_path else None)
-        return json.dumps({"ir_datasets": self.dataset_id, "run": stamp, "files": downloaded_files(self.dataset_id)})
+        conversion = kd.CONVERSION if self.dataset_id.endswith("/" + kd.SUFFIX) else None  # its run is converted
+        return json.dumps({"ir_datasets": self.dataset_id, "run": stamp, "files": downloaded_files(self.dataset_id),
+                           "conversion": conversion})
 
     def queries(self) -> dict[str, str]:
         if self._queries is None:

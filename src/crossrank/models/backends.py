@@ -13,6 +13,8 @@ batching and the length sort are the same for all; only the forward pass differs
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,9 @@ from crossrank.files import atomic_path, cache_root
 from crossrank.models.digest import weights_digest
 from crossrank.models.scorer import BACKENDS, CrossEncoderScorer
 
-#: int8 weights with a scale per output channel (with one per tensor, DL19 nDCG@10 was 0.007 off fp32 on one thread)
-INT8_FILE = "model-int8-per-channel.onnx"
+#: how int8 weights are made: a scale per output channel (with one per tensor, DL19 nDCG@10 was 0.007 off fp32 in a
+#: 1-thread process); part of the cached file's name with ONNX Runtime's version, which makes the file
+INT8 = {"weight_type": "QInt8", "per_channel": True}
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +87,16 @@ class OnnxScorer(CrossEncoderScorer):
             raise ConfigError("model.backend: onnx needs ONNX Runtime: pip install -e \".[onnx]\"") from None
         cache = Path(cache_dir or cache_root()) / "onnx"
         digest = scorer.origin_digest or weights_digest(scorer.model)
-        path = cache / digest / (INT8_FILE if quantize else "model.onnx")
+        int8 = "model-int8-" + hashlib.sha256(json.dumps([INT8, ort.__version__]).encode()).hexdigest()[:12] + ".onnx"
+        path = cache / digest / (int8 if quantize else "model.onnx")
         if not path.is_file():
             export_onnx(scorer, path.with_name("model.onnx"))
             if quantize:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 with atomic_path(path) as tmp:
-                    quantize_dynamic(str(path.with_name("model.onnx")), str(tmp), weight_type=QuantType.QInt8,
-                                     per_channel=True)
+                    quantize_dynamic(str(path.with_name("model.onnx")), str(tmp),
+                                     **{**INT8, "weight_type": QuantType[str(INT8["weight_type"])]})
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = torch.get_num_threads()

@@ -97,10 +97,9 @@ def mine(source: Source, teacher: str, settings: MineSettings) -> tuple[RunDict,
     """``{qid: {pid: teacher score}}`` of every query with a positive, and a summary of what was kept and why. The
     pairs are arrays and the teacher scores them with each passage's text fetched and encoded once, a batch at a time
     (:func:`~crossrank.models.teachers.score_many`): memory holds a few bytes a pair, never an embedding a pair."""
-    from crossrank.training.teach import teacher_scores
+    from crossrank.training.teach import check_teacher, teacher_scores
 
-    if not teacher.startswith("run:"):
-        load_teacher(teacher)  # a bad --teacher fails before the first stage (on MS MARCO, a BM25 index); kept loaded
+    check_teacher(teacher)
     qrels = source.qrels()
     queries = sorted(q for q in qrels if positives(qrels, q, settings.level))
     pairs = MinedPairs(queries, qrels, as_arrow(first_stage(source, set(queries), settings.depth,

@@ -37,14 +37,23 @@ def teacher_pairs(source: Source, depth: int | None = 100) -> Pairs:
     return list(dict.fromkeys(pair for pair in wanted if pair[1] in texts))
 
 
+def check_teacher(teacher: str, what: str = "--teacher") -> None:
+    """A bad teacher fails now, before a first stage is built (on MS MARCO, a BM25 index): a ``run:FILE`` exists, a
+    model loads (and stays loaded for :func:`teacher_scores`)."""
+    if teacher.startswith("run:"):
+        if not Path(teacher[4:]).is_file():
+            raise ConfigError(f"{what}: {teacher[4:]} does not exist")
+    else:
+        load_teacher(teacher, what)
+
+
 def teacher_scores(source: Source, teacher: str, pairs: Pairs, what: str = "--teacher") -> tuple[RunDict, str]:
     """The teacher's score of each pair it scores, and its tag: a model (:func:`load_teacher`; each passage's text
     fetched once, a batch at a time, :func:`~crossrank.models.teachers.score_many`), or ``run:FILE`` (the scores an
     existing TREC run gives those pairs; pairs it lacks are left out)."""
     if teacher.startswith("run:"):
+        check_teacher(teacher, what)
         given = Path(teacher[4:])
-        if not given.is_file():
-            raise ConfigError(f"{what}: {given} does not exist")
         wanted = set(pairs)
         run: RunDict = {}
         for qid, pid, score in read_run(given):
@@ -68,8 +77,7 @@ def teacher_scores(source: Source, teacher: str, pairs: Pairs, what: str = "--te
 def teach(data: str, teacher: str, out: str, depth: int | None = 100) -> int:
     """Write the teacher's scores of ``data``'s pairs to ``out`` (a TREC run); the number of pairs scored."""
     source = load_source(kind="local", path=data)
-    if not teacher.startswith("run:"):
-        load_teacher(teacher)  # a bad --teacher fails before the first stage (a BM25 index); kept loaded
+    check_teacher(teacher)
     run, tag = teacher_scores(source, teacher, teacher_pairs(source, depth))
     write_text(out, "".join(trec_lines(run, f"teach-{tag}")))
     return sum(len(v) for v in run.values())
