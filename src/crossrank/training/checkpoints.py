@@ -11,7 +11,7 @@ from typing import Any
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from crossrank.errors import ConfigError, CrossrankError
+from crossrank.errors import ConfigError, CrossrankError, first_line
 from crossrank.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CrossrankError(f"{path}: not loaded: it holds more than weights and plain data (loading it could run "
-                             f"code; {reason[:200]})") from None
+                             f"code; {first_line(e)})") from None
     except (RuntimeError, EOFError, OSError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CrossrankError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        raise CrossrankError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
 
 
 def resolve(ckpt_path: str | None, out: Path) -> str | None:
